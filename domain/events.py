@@ -1,0 +1,78 @@
+"""Domain events: what happened, in the past tense, named as the contract says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.model import Scalar, Settings
+
+LIST_STREAM = "mail-server-list"
+"""The stream of list-wide events (reorder, delete all)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldChange:
+    field: str
+    before: Scalar
+    after: Scalar
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerAdded:
+    server_id: str
+    settings: Settings
+    # Set when a restore brings a server back: it keeps its first creation time.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerChanged:
+    server_id: str
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServersReordered:
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerDeleted:
+    server_id: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllServersDeleted:
+    server_ids: tuple[str, ...]
+
+
+Event = ServerAdded | ServerChanged | ServersReordered | ServerDeleted | AllServersDeleted
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ServerAdded, ServerChanged, ServersReordered, ServerDeleted, AllServersDeleted,
+)
+
+
+def stream_of(event: Event) -> str:
+    """The stream an event belongs to: its server's, or the list's."""
+    match event:
+        case ServerAdded() | ServerChanged() | ServerDeleted():
+            return event.server_id
+        case ServersReordered() | AllServersDeleted():
+            return LIST_STREAM
+
+
+def changes_membership_or_order(event: Event) -> bool:
+    return not isinstance(event, ServerChanged)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventMeta:
+    """What the store adds when it records an event."""
+
+    stream_version: int
+    occurred_at: datetime

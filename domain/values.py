@@ -1,0 +1,156 @@
+"""Value objects. Each constructor trims and checks format, raising InvalidValueError."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+import idna
+
+from domain.errors import ErrorCode, InvalidValueError
+
+
+class OAuthProvider(StrEnum):
+    GOOGLE = "GOOGLE"
+    MICROSOFT = "MICROSOFT"
+
+
+class SmtpEncryption(StrEnum):
+    NONE = "NONE"
+    TLS = "TLS"
+    STARTTLS = "STARTTLS"
+
+
+class SmtpAuthMethod(StrEnum):
+    NONE = "NONE"
+    PLAIN = "PLAIN"
+    LOGIN = "LOGIN"
+    CRAM_MD5 = "CRAM_MD5"
+    DIGEST_MD5 = "DIGEST_MD5"
+    XOAUTH2 = "XOAUTH2"
+
+
+class SmtpCredentials(StrEnum):
+    SENDING_ACCOUNT = "SENDING_ACCOUNT"
+    RECEIVING_ACCOUNT = "RECEIVING_ACCOUNT"
+
+
+class ReceiveProtocol(StrEnum):
+    POP3 = "POP3"
+    IMAP4 = "IMAP4"
+
+
+def _label(raw: str | None, max_length: int) -> str:
+    if raw is None:
+        raise InvalidValueError(ErrorCode.REQUIRED)
+    value = raw.strip()
+    if not value:
+        raise InvalidValueError(ErrorCode.REQUIRED)
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise InvalidValueError(ErrorCode.INVALID)
+    if len(value) > max_length:
+        raise InvalidValueError(ErrorCode.OUT_OF_RANGE)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCode:
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str | None) -> ServerCode:
+        return cls(_label(raw, 100))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerName:
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str | None) -> ServerName:
+        return cls(_label(raw, 100))
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_HOST_LENGTH = 253
+
+
+@dataclass(frozen=True, slots=True)
+class HostName:
+    """A DNS name (IDNA ASCII form, lower case), an IPv4 or an IPv6 address."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str | None) -> HostName:
+        if raw is None or not raw.strip():
+            raise InvalidValueError(ErrorCode.REQUIRED)
+        text = raw.strip()
+        if len(text) > MAX_HOST_LENGTH:
+            raise InvalidValueError(ErrorCode.OUT_OF_RANGE)
+        try:
+            return cls(str(ipaddress.IPv4Address(text)))
+        except ValueError:
+            pass
+        if ":" in text:
+            if "%" in text or "[" in text:
+                raise InvalidValueError(ErrorCode.INVALID)
+            try:
+                return cls(str(ipaddress.IPv6Address(text)))
+            except ValueError:
+                raise InvalidValueError(ErrorCode.INVALID) from None
+        return cls(_dns_name(text))
+
+
+def _dns_name(text: str) -> str:
+    if text.endswith("."):
+        text = text[:-1]
+    if not text.isascii():
+        try:
+            text = idna.encode(text, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            raise InvalidValueError(ErrorCode.INVALID) from None
+    text = text.lower()
+    if len(text) > MAX_HOST_LENGTH:
+        raise InvalidValueError(ErrorCode.OUT_OF_RANGE)
+    labels = text.split(".")
+    if not all(_DNS_LABEL.match(label) for label in labels):
+        raise InvalidValueError(ErrorCode.INVALID)
+    # "999.1.1.1" has DNS label syntax, but anyone typing it meant an address.
+    if all(label.isdigit() for label in labels):
+        raise InvalidValueError(ErrorCode.INVALID)
+    return text
+
+
+def _bounded(raw: int | None, low: int, high: int) -> int:
+    if raw is None:
+        raise InvalidValueError(ErrorCode.REQUIRED)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise InvalidValueError(ErrorCode.INVALID)
+    if not low <= raw <= high:
+        raise InvalidValueError(ErrorCode.OUT_OF_RANGE)
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    value: int
+
+    @classmethod
+    def parse(cls, raw: int | None) -> Port:
+        return cls(_bounded(raw, 1, 65535))
+
+
+DEFAULT_TIMEOUT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    value: int
+
+    @classmethod
+    def parse(cls, raw: int | None) -> Timeout:
+        return cls(_bounded(raw, 10, 120))
