@@ -43,10 +43,18 @@ class ReceiveProtocol(StrEnum):
     IMAP4 = "IMAP4"
 
 
+# Unicode White_Space. str.strip() would also drop U+001C..U+001F, which are
+# control characters (INVALID), not white space.
+_WHITE_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def _label(raw: str | None, max_length: int) -> str:
     if raw is None:
         raise InvalidValueError(ErrorCode.REQUIRED)
-    value = raw.strip()
+    value = raw.strip(_WHITE_SPACE)
     if not value:
         raise InvalidValueError(ErrorCode.REQUIRED)
     if any(unicodedata.category(ch) == "Cc" for ch in value):
@@ -86,9 +94,9 @@ class HostName:
 
     @classmethod
     def parse(cls, raw: str | None) -> HostName:
-        if raw is None or not raw.strip():
+        if raw is None or not raw.strip(_WHITE_SPACE):
             raise InvalidValueError(ErrorCode.REQUIRED)
-        text = raw.strip()
+        text = raw.strip(_WHITE_SPACE)
         if len(text) > MAX_HOST_LENGTH:
             raise InvalidValueError(ErrorCode.OUT_OF_RANGE)
         try:
@@ -111,7 +119,11 @@ def _dns_name(text: str) -> str:
     if not text.isascii():
         try:
             text = idna.encode(text, uts46=True).decode("ascii")
-        except (idna.IDNAError, UnicodeError):
+        except idna.IDNAError as error:
+            # The A-label form can outgrow the limit the raw text was within.
+            code = ErrorCode.OUT_OF_RANGE if str(error) == "Domain too long" else ErrorCode.INVALID
+            raise InvalidValueError(code) from None
+        except UnicodeError:
             raise InvalidValueError(ErrorCode.INVALID) from None
     text = text.lower()
     if len(text) > MAX_HOST_LENGTH:

@@ -1,0 +1,1 @@
+"""The GraphQL API: schema, resolvers, the Starlette app and the command line."""

@@ -1,0 +1,111 @@
+"""The Starlette application: GraphQL over HTTP and websockets, health and readiness."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
+
+from api.auth import TokenVerifier
+from api.config import Config
+from api.context import Context
+from api.errors import language
+from api.schema import schema
+from api.services import Services
+from events import migrate
+from events.database import create_engine
+from events.history import History
+from events.registry import MailServerRegistry
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        )
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        request_id = request.headers.get("x-request-id")
+        context = Context(
+            services=self.services,
+            request=request,
+            response=response,
+            lang=language(request.headers.get("accept-language")),
+            request_id=request_id or uuid.uuid4().hex,
+            correlation_id=request_id,
+        )
+        if isinstance(request, Request):
+            context.authenticate(request.headers.get("authorization"), self.services.verifier)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        context.authenticate(authorization if isinstance(authorization, str) else None, self.services.verifier)
+        if context.principal is None:
+            raise ConnectionRejectionError()
+        return UNSET
+
+
+def build_verifier(config: Config) -> TokenVerifier:
+    secret, _ = config.secret(create=False)
+    public_key = config.jwt_public_key_file.read_text() if config.jwt_public_key_file else None
+    return TokenVerifier(secret=secret, public_key=public_key, issuer=config.jwt_issuer, audience=config.jwt_audience)
+
+
+def create_app(config: Config) -> Starlette:
+    """The app; its lifespan opens the engine and closes it."""
+    engine = create_engine(config.database_url)
+    services = Services(
+        engine=engine,
+        registry=MailServerRegistry(engine),
+        verifier=build_verifier(config),
+        history=History(engine),
+    )
+    graphql = GraphQLApp(services)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        try:
+            ready = await migrate.is_current(engine)
+        except Exception:  # any failure to reach the database means not ready
+            ready = False
+        if not ready:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

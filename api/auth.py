@@ -1,0 +1,86 @@
+"""JWT bearer tokens: verification, the actor and roles they carry, and issuing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+
+class InvalidTokenError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenVerifier:
+    """Verifies HS256 tokens with the shared secret, and RS256 ones when a
+    public key is configured. The algorithm is chosen by the key, never by
+    the token's own header."""
+
+    secret: str
+    public_key: Any | None = None
+    issuer: str | None = None
+    audience: str | None = None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(str(error)) from error
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            key: Any = self.secret
+        elif algorithm == "RS256" and self.public_key is not None:
+            key = self.public_key
+        else:
+            raise InvalidTokenError(f"algorithm {algorithm!r} is not accepted")
+        options: dict[str, Any] = {"require": ["sub"], "verify_aud": self.audience is not None}
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=[algorithm], issuer=self.issuer, audience=self.audience, options=options
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(str(error)) from error
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidTokenError("sub must be a non-empty string")
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            roles = []
+        return Principal(subject=subject, roles=frozenset(roles))
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def issue(secret: str, subject: str, roles: list[str], *, ttl_seconds: int | None = None,
+          issuer: str | None = None, audience: str | None = None) -> str:
+    claims: dict[str, Any] = {"sub": subject, "roles": roles, "iat": int(time.time())}
+    if ttl_seconds is not None:
+        claims["exp"] = int(time.time()) + ttl_seconds
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm="HS256")

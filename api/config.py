@@ -1,0 +1,76 @@
+"""Configuration from the environment, the same for every command."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(Exception):
+    """The environment asks for something we cannot run with."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    database_url: str
+    data_dir: Path
+    jwt_secret: str | None
+    jwt_public_key_file: Path | None
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    host: str
+    port: int
+    log_format: str
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ
+        data_dir = Path(env.get("MAILREG_DATA_DIR", "data")).resolve()
+        url = env.get("MAILREG_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mailreg.sqlite3'}"
+        secret = env.get("MAILREG_JWT_SECRET") or None
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"MAILREG_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+        key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
+        try:
+            port = int(env.get("MAILREG_PORT", "8000"))
+        except ValueError:
+            raise ConfigError("MAILREG_PORT must be a number") from None
+        return cls(
+            database_url=url,
+            data_dir=data_dir,
+            jwt_secret=secret,
+            jwt_public_key_file=Path(key_file) if key_file else None,
+            jwt_issuer=env.get("MAILREG_JWT_ISSUER") or None,
+            jwt_audience=env.get("MAILREG_JWT_AUDIENCE") or None,
+            host=env.get("MAILREG_HOST", "127.0.0.1"),
+            port=port,
+            log_format=env.get("MAILREG_LOG_FORMAT", "text"),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "jwt-secret"
+
+    def secret(self, *, create: bool = False) -> tuple[str, bool]:
+        """The HS256 secret: configured, kept in the data folder, or (with
+        `create`) generated and kept there. Returns (secret, was_generated)."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret, False
+        if self.secret_file.exists():
+            return self.secret_file.read_text().strip(), False
+        if not create:
+            raise ConfigError("no MAILREG_JWT_SECRET and no generated secret yet: run `mailreg serve` once")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        descriptor = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(value)
+        return value, True

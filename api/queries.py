@@ -1,0 +1,38 @@
+"""Read resolvers for the current list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context, IsAdmin, IsSignedIn
+from api.errors import bad_user_input
+from api.types import MailServer, MailServerChoice, MailServerList, choices
+
+
+@strawberry.type
+class ServerQueries:
+    @strawberry.field(permission_classes=[IsAdmin], description="Admin: the full ordered list.")
+    async def mail_servers(self, info: Info[Context, Any]) -> MailServerList:
+        snapshot = await info.context.services.registry.current()
+        return MailServerList.from_domain(snapshot.registry)
+
+    @strawberry.field(permission_classes=[IsAdmin], description="Admin: one server by id or by code.")
+    async def mail_server(
+        self, info: Info[Context, Any], id: strawberry.ID | None = None, code: str | None = None
+    ) -> MailServer | None:
+        if (id is None) == (code is None):
+            raise bad_user_input("Give exactly one of id and code.")
+        registry = (await info.context.services.registry.current()).registry
+        server = registry.get(str(id)) if id is not None else registry.holder_of((code or "").strip())
+        if server is None:
+            return None
+        return MailServer.from_domain(server, registry.position_of(server.id))
+
+    @strawberry.field(
+        permission_classes=[IsSignedIn], description="Any signed-in user: the drop-down of user-account screens."
+    )
+    async def mail_server_choices(self, info: Info[Context, Any]) -> list[MailServerChoice]:
+        return choices((await info.context.services.registry.current()).registry)

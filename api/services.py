@@ -1,0 +1,19 @@
+"""What the app holds for its lifetime: engine, registry, token verifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.auth import TokenVerifier
+from events.history import History
+from events.registry import MailServerRegistry
+
+
+@dataclass(kw_only=True)
+class Services:
+    engine: AsyncEngine
+    registry: MailServerRegistry
+    verifier: TokenVerifier
+    history: History

@@ -1,0 +1,1 @@
+"""The event store, its serialization, and the projections built from it."""

@@ -1,0 +1,78 @@
+"""Engine set-up for PostgreSQL (asyncpg) and the embedded SQLite default (aiosqlite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+_WRITE = "mailreg_write"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine tuned for our use: fail fast when the database is away."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 10})
+        _sqlite_transactions(engine)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=5,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"timeout": 5, "command_timeout": 10},
+    )
+
+
+def _sqlite_transactions(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling defers BEGIN and cannot take the write
+    # lock up front; we issue BEGIN ourselves so writers start IMMEDIATE.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get(_WRITE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that holds the log's write lock until it commits.
+
+    Holding one lock from before positions are drawn until commit is what
+    makes positions commit-ordered: no transaction can commit a lower
+    position after a reader has seen a higher one."""
+    async with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn = await conn.execution_options(**{_WRITE: True})
+        async with conn.begin():
+            if not is_sqlite(engine):
+                await conn.execute(sa.text("LOCK TABLE events IN EXCLUSIVE MODE"))
+            yield conn
+
+
+@asynccontextmanager
+async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A consistent snapshot across several statements."""
+    async with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            yield conn

@@ -1,0 +1,138 @@
+"""The write path (lock, load, decide, append, project, remember) and the
+cached read path, both over one engine."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.commands import Command
+from domain.decide import decide
+from domain.errors import IdempotencyKeyReusedError
+from domain.events import Event, stream_of
+from domain.state import Fold, Registry
+from events import projections, store
+from events.database import read_transaction, write_transaction
+from events.serialization import JsonDict
+from events.store import Metadata, RecordedEvent
+from events.tables import idempotency_keys
+
+Respond = Callable[[Registry, Sequence[Event]], JsonDict]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """Who asks, and how to recognise a retry of the same request."""
+
+    actor: str
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: JsonDict = field(default_factory=dict)
+
+    def request_hash(self) -> str:
+        text = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    response: JsonDict
+    recorded: tuple[RecordedEvent, ...]
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    position: int
+    registry: Registry
+
+
+class MailServerRegistry:
+    """Runs commands against the log and serves the current list."""
+
+    def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None):
+        self.engine = engine
+        self._write_lock = asyncio.Lock()
+        self._snapshot: Snapshot | None = None
+        self._on_commit = on_commit
+
+    async def current(self) -> Snapshot:
+        """The list as of the newest committed event (reads its own writes,
+        and other instances' writes, by checking the projection's position)."""
+        async with self.engine.connect() as conn:
+            position, _ = await projections.checkpoint(conn)
+        cached = self._snapshot
+        if cached is not None and cached.position == position:
+            return cached
+        async with read_transaction(self.engine) as conn:
+            snapshot = Snapshot(*await projections.load_registry(conn))
+        self._remember(snapshot)
+        return snapshot
+
+    def _remember(self, snapshot: Snapshot) -> None:
+        if self._snapshot is None or snapshot.position >= self._snapshot.position:
+            self._snapshot = snapshot
+
+    async def execute(self, command: Command, request: Request, respond: Respond) -> Outcome:
+        """Decide and append in one transaction. A rejected command raises its
+        MailServerError and leaves no trace, not even its idempotency key."""
+        async with self._write_lock, write_transaction(self.engine) as conn:
+            if request.idempotency_key is not None:
+                replay = await self._replay(conn, request)
+                if replay is not None:
+                    return Outcome(response=replay, recorded=(), replayed=True)
+            position, _ = await projections.checkpoint(conn)
+            cached = self._snapshot
+            if cached is None or cached.position != position:
+                cached = Snapshot(*await projections.load_registry(conn))
+            state = cached.registry
+            new_events = decide(command, state)
+            metadata = Metadata(
+                actor=request.actor, correlation_id=request.correlation_id, occurred_at=datetime.now(UTC)
+            )
+            recorded: list[RecordedEvent] = []
+            fold = Fold(state)
+            for event in new_events:
+                stream = stream_of(event)
+                live = fold.servers.get(stream)
+                expected = live.version if live is not None else None
+                (entry,) = await store.append(conn, stream, expected, (event,), metadata)
+                before = fold.freeze()
+                fold.apply(event, entry.meta)
+                await projections.project(conn, event, before, fold.freeze())
+                recorded.append(entry)
+            after = fold.freeze()
+            if recorded:
+                position = recorded[-1].position
+                await projections.save_checkpoint(conn, position, after.list_version)
+            response = respond(after, new_events)
+            if request.idempotency_key is not None:
+                await conn.execute(idempotency_keys.insert().values(
+                    actor=request.actor, key=request.idempotency_key, request_hash=request.request_hash(),
+                    response=response, created_at=metadata.occurred_at,
+                ))
+        self._remember(Snapshot(position, after))
+        if recorded and self._on_commit is not None:
+            self._on_commit(recorded)
+        return Outcome(response=response, recorded=tuple(recorded), replayed=False)
+
+    async def _replay(self, conn: Any, request: Request) -> JsonDict | None:
+        row = (await conn.execute(
+            sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+                idempotency_keys.c.actor == request.actor, idempotency_keys.c.key == request.idempotency_key
+            )
+        )).first()
+        if row is None:
+            return None
+        if row.request_hash != request.request_hash():
+            raise IdempotencyKeyReusedError()
+        response: JsonDict = row.response
+        return response
