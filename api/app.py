@@ -25,6 +25,7 @@ from api.schema import schema
 from api.services import Services
 from events import migrate
 from events.database import create_engine
+from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
 
@@ -71,11 +72,13 @@ def build_verifier(config: Config) -> TokenVerifier:
 def create_app(config: Config) -> Starlette:
     """The app; its lifespan opens the engine and closes it."""
     engine = create_engine(config.database_url)
+    feed = EventFeed(engine)
     services = Services(
         engine=engine,
-        registry=MailServerRegistry(engine),
+        registry=MailServerRegistry(engine, on_commit=lambda _recorded: feed.wake()),
         verifier=build_verifier(config),
         history=History(engine),
+        feed=feed,
     )
     graphql = GraphQLApp(services)
 
@@ -93,9 +96,11 @@ def create_app(config: Config) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await feed.start()
         try:
             yield
         finally:
+            await feed.stop()
             await engine.dispose()
 
     app = Starlette(

@@ -8,11 +8,14 @@ from graphql import GraphQLError
 
 from api.errors import EXPOSED_CODES
 from api.mutations import Mutation
+from api.event_types import EVENT_TYPES
+from api.history import HistoryQueries
 from api.queries import ServerQueries
+from api.subscriptions import Subscription
 
 
 @strawberry.type
-class Query(ServerQueries):
+class Query(ServerQueries, HistoryQueries):
     pass
 
 
@@ -26,6 +29,8 @@ def _should_mask(error: GraphQLError) -> bool:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
+    types=EVENT_TYPES,
     extensions=[
         QueryDepthLimiter(max_depth=20),
         MaxAliasesLimiter(max_alias_count=50),

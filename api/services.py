@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import TokenVerifier
+from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
 
@@ -17,3 +18,4 @@ class Services:
     registry: MailServerRegistry
     verifier: TokenVerifier
     history: History
+    feed: EventFeed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.model import Scalar, Settings
@@ -24,6 +24,8 @@ class ServerAdded:
     settings: Settings
     # Set when a restore brings a server back: it keeps its first creation time.
     created_at: datetime | None = None
+    # Where it went in the list (always the end); kept so history can show it.
+    position: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

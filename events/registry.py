@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.commands import Command
 from domain.decide import decide
 from domain.errors import IdempotencyKeyReusedError
-from domain.events import Event, stream_of
+from domain.events import AllServersDeleted, Event, ServersReordered, stream_of
 from domain.state import Fold, Registry
 from events import projections, store
 from events.database import read_transaction, write_transaction
@@ -53,6 +53,17 @@ class Outcome:
 class Snapshot:
     position: int
     registry: Registry
+
+
+def touched(event: Event, before: Registry) -> list[str]:
+    """The servers a list-wide event touched, beyond its own stream."""
+    match event:
+        case ServersReordered():
+            return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
+        case AllServersDeleted():
+            return list(event.server_ids)
+        case _:
+            return []
 
 
 class MailServerRegistry:
@@ -108,11 +119,13 @@ class MailServerRegistry:
                 before = fold.freeze()
                 fold.apply(event, entry.meta)
                 await projections.project(conn, event, before, fold.freeze())
+                await store.link(conn, entry.position, touched(event, before))
                 recorded.append(entry)
             after = fold.freeze()
             if recorded:
                 position = recorded[-1].position
                 await projections.save_checkpoint(conn, position, after.list_version)
+                await store.notify(conn, position)
             response = respond(after, new_events)
             if request.idempotency_key is not None:
                 await conn.execute(idempotency_keys.insert().values(

@@ -65,7 +65,7 @@ def to_payload(event: Event) -> tuple[str, int, JsonDict]:
     data: JsonDict
     match event:
         case ServerAdded():
-            data = {"id": event.server_id, **settings_to_json(event.settings)}
+            data = {"id": event.server_id, "position": event.position, **settings_to_json(event.settings)}
             if event.created_at is not None:
                 data["createdAt"] = event.created_at.isoformat()
         case ServerChanged():
@@ -102,9 +102,10 @@ def from_payload(type_name: str, schema_version: int, data: JsonDict) -> Event:
         match type_name:
             case "ServerAdded":
                 created = data.get("createdAt")
-                body = {k: v for k, v in data.items() if k not in ("id", "createdAt")}
+                body = {k: v for k, v in data.items() if k not in ("id", "createdAt", "position")}
                 return ServerAdded(
                     server_id=data["id"],
+                    position=data.get("position", 0),
                     settings=settings_from_json(body),
                     created_at=datetime.fromisoformat(created) if created else None,
                 )

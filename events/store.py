@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import Event, EventMeta
 from events.serialization import JsonDict, from_payload, to_payload, utc
-from events.tables import events
+from events.tables import event_links, events
 
 
 class ConcurrencyError(Exception):
@@ -127,3 +127,19 @@ async def last_position(conn: AsyncConnection) -> int:
 async def exists(conn: AsyncConnection, position: int) -> bool:
     query = sa.select(events.c.position).where(events.c.position == position)
     return (await conn.execute(query)).first() is not None
+
+
+async def link(conn: AsyncConnection, position: int, stream_ids: Sequence[str]) -> None:
+    """Record that the event at `position` touched these streams too."""
+    if stream_ids:
+        await conn.execute(event_links.insert(), [{"stream_id": s, "position": position} for s in stream_ids])
+
+
+CHANNEL = "mailreg_events"
+
+
+async def notify(conn: AsyncConnection, position: int) -> None:
+    """Wake listeners on every instance (PostgreSQL delivers it at commit).
+    Only a wake-up: listeners read the log itself for what is new."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(position))))

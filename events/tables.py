@@ -75,5 +75,13 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
+# A list-wide event (reorder, delete all) is linked to every server it touched.
+event_links = sa.Table(
+    "event_links",
+    metadata,
+    sa.Column("stream_id", sa.String(64), primary_key=True),
+    sa.Column("position", Position, primary_key=True),
+)
+
 SERVER_LIST = "mail_servers"
 """The name of the server-list projection in projection_state."""

@@ -1,0 +1,100 @@
+"""Live subscriptions over graphql-transport-ws, fed by the process's EventFeed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from api.context import Context, admin, signed_in
+from api.errors import bad_user_input
+from api.event_types import DomainEvent, from_recorded
+from api.types import MailServerChoice, choices
+from events import store
+from events.feed import EventFeed, SubscriberOverflowError
+from events.history import parse_cursor
+
+REPLAY_BATCH = 500
+OVERFLOW_CLOSE_CODE = 4008
+
+
+def _overflow_error(last: int) -> GraphQLError:
+    return GraphQLError(
+        f"This subscriber fell too far behind and was dropped; subscribe again with after: \"{last}\".",
+        extensions={"code": "SUBSCRIBER_TOO_SLOW", "resumeAfter": str(last)},
+    )
+
+
+async def _events(info: Info[Context, Any], feed: EventFeed, after: int | None) -> AsyncGenerator[DomainEvent, None]:
+    websocket = info.context.request
+
+    async def close() -> None:
+        await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
+
+    engine = info.context.services.engine
+    last = feed.position if after is None else after
+    subscriber = None
+    try:
+        # Replay from the log until caught up with the feed, then join it.
+        # The join happens with no await between the check and subscribe(),
+        # so no event can slip between the replay and the live stream.
+        while subscriber is None:
+            async with engine.connect() as conn:
+                batch = await store.read(conn, after=last, limit=REPLAY_BATCH)
+            for entry in batch:
+                yield from_recorded(entry)
+                last = entry.position
+            if len(batch) < REPLAY_BATCH and last >= feed.position:
+                subscriber = feed.subscribe(on_overflow=close if hasattr(websocket, "close") else None)
+        while True:
+            try:
+                entries = await subscriber.wait()
+            except SubscriberOverflowError:
+                raise _overflow_error(last) from None
+            for entry in entries:
+                if entry.position > last:
+                    yield from_recorded(entry)
+                    last = entry.position
+    finally:
+        if subscriber is not None:
+            feed.unsubscribe(subscriber)
+
+
+async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
+    registry = info.context.services.registry
+    subscriber = feed.subscribe(conflate=True)
+    try:
+        shown = None
+        while True:
+            snapshot = await registry.current()
+            current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
+            if current != shown:
+                shown = current
+                yield choices(snapshot.registry)
+            await subscriber.wait()
+    finally:
+        feed.unsubscribe(subscriber)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Admin: every event from now on, or after a cursor first.")
+    async def mail_server_events(
+        self, info: Info[Context, Any], after: str | None = None
+    ) -> AsyncIterator[DomainEvent]:
+        admin(info)
+        start = None
+        if after is not None:
+            start = parse_cursor(after)
+            async with info.context.services.engine.connect() as conn:
+                if start is None or not await store.exists(conn, start):
+                    raise bad_user_input(f"Unknown position {after!r}.")
+        return _events(info, info.context.services.feed, start)
+
+    @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
+    async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
+        signed_in(info)
+        return _choices(info, info.context.services.feed)

@@ -1,0 +1,178 @@
+"""Follows the log and fans new events out to this process's subscribers.
+
+PostgreSQL LISTEN/NOTIFY is only the wake-up: the feed always reads the log
+itself after the last position it has seen, so a lost notification or a
+dropped listener connection delays delivery but never loses an event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import store
+from events.store import CHANNEL, RecordedEvent
+
+log = logging.getLogger("mailreg.feed")
+
+BATCH = 1000
+
+
+class SubscriberOverflowError(Exception):
+    """The subscriber fell further behind than its buffer allows."""
+
+    def __init__(self, last_position: int) -> None:
+        super().__init__(f"subscriber fell behind; resume after position {last_position}")
+        self.last_position = last_position
+
+
+class Subscriber:
+    """A bounded buffer between the feed and one client. A conflating
+    subscriber keeps no events, only the fact that something happened."""
+
+    def __init__(self, limit: int, *, conflate: bool = False,
+                 on_overflow: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self.limit = limit
+        self.conflate = conflate
+        self.items: deque[RecordedEvent] = deque()
+        self.ready = asyncio.Event()
+        self.overflowed = False
+        self.on_overflow = on_overflow
+
+    def push(self, entries: list[RecordedEvent]) -> None:
+        if self.overflowed:
+            return
+        if not self.conflate:
+            if len(self.items) + len(entries) > self.limit:
+                self.overflowed = True
+                self.items.clear()  # bounded memory: drop what the client will re-read with `after`
+                if self.on_overflow is not None:
+                    asyncio.ensure_future(self.on_overflow())
+            else:
+                self.items.extend(entries)
+        self.ready.set()
+
+    async def wait(self) -> list[RecordedEvent]:
+        """The events buffered since the last call (empty for a conflating one)."""
+        await self.ready.wait()
+        self.ready.clear()
+        if self.overflowed:
+            raise SubscriberOverflowError(0)
+        batch = list(self.items)
+        self.items.clear()
+        return batch
+
+
+class EventFeed:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        poll_seconds: float = 1.0,
+        buffer: int = 1000,
+        after_batch: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.buffer = buffer
+        self.position = 0
+        self.subscribers: set[Subscriber] = set()
+        self.after_batch = after_batch
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.listening = False
+
+    async def start(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                self.position = await store.last_position(conn)
+        except Exception:
+            log.warning("feed: database unreachable at start; will catch up when it is back", exc_info=True)
+        self._tasks.append(asyncio.create_task(self._follow(), name="feed-follow"))
+        if self.engine.dialect.name == "postgresql":
+            self._tasks.append(asyncio.create_task(self._listen(), name="feed-listen"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def subscribe(self, *, conflate: bool = False,
+                  on_overflow: Callable[[], Awaitable[Any]] | None = None) -> Subscriber:
+        subscriber = Subscriber(self.buffer, conflate=conflate, on_overflow=on_overflow)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def _follow(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            try:
+                await self.pump()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("feed: reading the log failed; retrying", exc_info=True)
+                await asyncio.sleep(min(self.poll_seconds, 1.0))
+
+    async def pump(self) -> None:
+        """Deliver everything after `position` to every subscriber, in order."""
+        async with self.engine.connect() as conn:
+            while True:
+                batch = await store.read(conn, after=self.position, limit=BATCH)
+                if not batch:
+                    return
+                self.position = batch[-1].position
+                if self.after_batch is not None:
+                    await self.after_batch(batch)
+                for subscriber in list(self.subscribers):
+                    subscriber.push(batch)
+                if len(batch) < BATCH:
+                    return
+
+    async def _listen(self) -> None:
+        url = self.engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        backoff = 0.2
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(dsn, timeout=5)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _c: lost.set())
+                await connection.add_listener(CHANNEL, lambda *_args: self._wake.set())
+                self.listening = True
+                backoff = 0.2
+                self._wake.set()  # catch up with whatever was committed while we were away
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 5)
+                    if not lost.is_set():
+                        await connection.execute("SELECT 1", timeout=5)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.info("feed: listener connection lost; reconnecting", exc_info=True)
+            finally:
+                self.listening = False
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close(timeout=2)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
