@@ -114,7 +114,7 @@ def _add(command: AddServer, state: Registry) -> tuple[Event, ...]:
         code=code, name=name, oauth_provider=command.oauth_provider,
         outgoing=endpoints[0], incoming=endpoints[1],
     )
-    return (ServerAdded(server_id=command.server_id, settings=settings),)
+    return (ServerAdded(server_id=command.server_id, settings=settings, position=len(state.order) + 1),)
 
 
 def _change(command: ChangeServer, state: Registry) -> tuple[Event, ...]:
@@ -285,9 +285,11 @@ def _restore(command: RestoreServers, state: Registry) -> tuple[Event, ...]:
     kept = [i for i in state.order if i in target.servers]
     events.extend(_restore_changes(state, target, kept))
     added = [i for i in target.order if i not in state.servers]
-    for server_id in added:
+    for index, server_id in enumerate(added, start=len(kept) + 1):
         server = target.servers[server_id]
-        events.append(ServerAdded(server_id=server_id, settings=server.settings, created_at=server.created_at))
+        events.append(ServerAdded(
+            server_id=server_id, settings=server.settings, created_at=server.created_at, position=index
+        ))
     order = tuple(kept + added)
     if order != target.order:
         events.append(ServersReordered(before=order, after=target.order))
@@ -316,6 +318,9 @@ def _restore_changes(state: Registry, target: Registry, kept: list[str]) -> list
                 move(server_id, pending.pop(server_id))
             continue
         blocker = next(iter(pending))
-        # The server id is never anyone's code, so it is a safe parking place.
-        move(blocker, replace(current[blocker], code=blocker))
+        # Park on a code nobody holds (a code may equal a server id, even its own).
+        parking = blocker
+        while parking in holders:
+            parking += "~"
+        move(blocker, replace(current[blocker], code=parking))
     return events
