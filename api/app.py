@@ -15,12 +15,16 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import TokenVerifier
 from api.config import Config
 from api.context import Context
 from api.errors import language
+from api.http import GRAPHQL_RESPONSE, GraphQLRequestGuard, accepts_graphql_response
 from api.schema import schema
 from api.services import Services
 from events import migrate
@@ -28,6 +32,10 @@ from events.database import create_engine
 from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
+
+
+def _has_path(result: ExecutionResult) -> bool:
+    return any(error.path for error in result.errors or ())
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -52,7 +60,24 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         if isinstance(request, Request):
             context.authenticate(request.headers.get("authorization"), self.services.verifier)
+            response.graphql_response_media = accepts_graphql_response(request.headers.get("accept"))
         return context
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if isinstance(result, PreExecutionError) or (result.data is None and not _has_path(result)):
+            # A request error (parse, validation, variable coercion): per
+            # GraphQL over HTTP there is no `data` entry at all.
+            processed.pop("data", None)
+        return processed
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if getattr(sub_response, "graphql_response_media", False):
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if isinstance(response_data, dict) and "data" not in response_data:
+                response.status_code = 400
+        return response
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
@@ -105,7 +130,7 @@ def create_app(config: Config) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", GraphQLRequestGuard(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -1,17 +1,24 @@
-"""Schema composition only."""
+"""Schema composition, abuse limits and error masking."""
 
 from __future__ import annotations
 
-import strawberry
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from graphql import GraphQLError
+import logging
 
-from api.errors import EXPOSED_CODES
-from api.mutations import Mutation
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
+
 from api.event_types import EVENT_TYPES
 from api.history import HistoryQueries
+from api.mutations import Mutation
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
+
+log = logging.getLogger("mailreg.graphql")
 
 
 @strawberry.type
@@ -19,14 +26,47 @@ class Query(ServerQueries, HistoryQueries):
     pass
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    if error.original_error is None:
-        return False  # parse and validation errors describe the request, not our internals
-    code = (error.extensions or {}).get("code")
-    return code not in EXPOSED_CODES
+def unexpected(error: GraphQLError) -> bool:
+    """An error that did not come from us describing the request or its rights."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
 
 
-schema = strawberry.Schema(
+def database_unavailable(error: BaseException | None) -> bool:
+    """Lost or refused connections and timeouts, as opposed to bugs."""
+    return isinstance(error, (OperationalError, InterfaceError, SATimeoutError, OSError, TimeoutError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Unexpected errors become a generic message naming the request id; the
+    log keeps the detail under the same id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", "")
+        masked = super().anonymise_error(error)
+        if database_unavailable(error.original_error):
+            masked.message = f"The database is unavailable; try again shortly (request id {request_id})."
+            masked.extensions = {"code": "SERVICE_UNAVAILABLE", "requestId": request_id}
+        else:
+            masked.message = f"Internal server error (request id {request_id})."
+            masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        return masked
+
+
+class MailregSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        request_id = getattr(execution_context.context, "request_id", "") if execution_context else ""
+        for error in errors:
+            if unexpected(error):
+                log.error("unexpected error in request %s", request_id, exc_info=error.original_error)
+
+
+schema = MailregSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
@@ -35,10 +75,12 @@ schema = strawberry.Schema(
         QueryDepthLimiter(max_depth=20),
         MaxAliasesLimiter(max_alias_count=50),
         MaxTokensLimiter(max_token_count=5000),
-        MaskErrors(should_mask_error=_should_mask, error_message="Internal server error."),
+        MaskUnexpectedErrors,
     ],
 )
 
 
 def sdl() -> str:
     return schema.as_str() + "\n"
+
+
