@@ -1,10 +1,13 @@
-"""The Starlette application: GraphQL over HTTP and websockets, health and readiness."""
+"""The Starlette application: GraphQL over HTTP and websockets, health, readiness, metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,8 +17,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
@@ -25,6 +28,8 @@ from api.config import Config
 from api.context import Context
 from api.errors import language
 from api.http import GRAPHQL_RESPONSE, GraphQLRequestGuard, accepts_graphql_response
+from api.logs import RequestId
+from api.metrics import Metrics
 from api.schema import schema
 from api.services import Services
 from events import migrate
@@ -32,6 +37,10 @@ from events.database import create_engine
 from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
+from events.store import RecordedEvent
+
+TOKEN_EXPIRED = 4403
+GOING_AWAY = 1001
 
 
 def _has_path(result: ExecutionResult) -> bool:
@@ -45,23 +54,59 @@ class GraphQLApp(GraphQL[Context, None]):
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=100,
         )
         self.services = services
+        self.websockets: set[WebSocket] = set()
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if not isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        self.websockets.add(request)
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            self.websockets.discard(request)
+
+    async def close_websockets(self) -> None:
+        """Say goodbye (1001) to every websocket, e.g. before shutting down."""
+        for websocket in list(self.websockets):
+            with contextlib.suppress(Exception):
+                await websocket.close(GOING_AWAY, "server shutting down")
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        request_id = request.headers.get("x-request-id")
+        state = request.scope.get("state", {})
         context = Context(
             services=self.services,
             request=request,
             response=response,
             lang=language(request.headers.get("accept-language")),
-            request_id=request_id or uuid.uuid4().hex,
-            correlation_id=request_id,
+            request_id=state.get("request_id") or uuid.uuid4().hex,
+            correlation_id=state.get("correlation_id"),
         )
         if isinstance(request, Request):
             context.authenticate(request.headers.get("authorization"), self.services.verifier)
             response.graphql_response_media = accepts_graphql_response(request.headers.get("accept"))
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        context.authenticate(authorization if isinstance(authorization, str) else None, self.services.verifier)
+        principal = context.principal
+        if principal is None:
+            raise ConnectionRejectionError()
+        if principal.expires_at is not None:
+            websocket: WebSocket = context.request
+
+            async def expire() -> None:
+                with contextlib.suppress(Exception):
+                    await websocket.close(TOKEN_EXPIRED, "token expired")
+
+            delay = max(0.0, principal.expires_at - time.time())
+            asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(expire()))
+        return UNSET
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
@@ -79,31 +124,38 @@ class GraphQLApp(GraphQL[Context, None]):
                 response.status_code = 400
         return response
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        params = context.connection_params or {}
-        authorization = params.get("authorization") or params.get("Authorization")
-        context.authenticate(authorization if isinstance(authorization, str) else None, self.services.verifier)
-        if context.principal is None:
-            raise ConnectionRejectionError()
-        return UNSET
-
 
 def build_verifier(config: Config) -> TokenVerifier:
     secret, _ = config.secret(create=False)
-    public_key = config.jwt_public_key_file.read_text() if config.jwt_public_key_file else None
-    return TokenVerifier(secret=secret, public_key=public_key, issuer=config.jwt_issuer, audience=config.jwt_audience)
+    return TokenVerifier.configured(
+        secret=secret, public_key_file=config.jwt_public_key_file, jwks_file=config.jwt_jwks_file,
+        issuer=config.jwt_issuer, audience=config.jwt_audience,
+    )
 
 
 def create_app(config: Config) -> Starlette:
-    """The app; its lifespan opens the engine and closes it."""
+    """The app; its lifespan opens the engine and the live feed, and closes them."""
     engine = create_engine(config.database_url)
-    feed = EventFeed(engine)
+    metrics = Metrics()
+
+    async def observe(batch: list[RecordedEvent]) -> None:
+        now = time.time()
+        for entry in batch:
+            metrics.notification_lag.observe(max(0.0, now - entry.occurred_at.timestamp()))
+
+    feed = EventFeed(engine, after_batch=observe)
+
+    def committed(recorded: Any) -> None:
+        metrics.appended(recorded)
+        feed.wake()
+
     services = Services(
         engine=engine,
-        registry=MailServerRegistry(engine, on_commit=lambda _recorded: feed.wake()),
+        registry=MailServerRegistry(engine, on_commit=committed),
         verifier=build_verifier(config),
         history=History(engine),
         feed=feed,
+        metrics=metrics,
     )
     graphql = GraphQLApp(services)
 
@@ -112,7 +164,7 @@ def create_app(config: Config) -> Starlette:
 
     async def readyz(_: Request) -> Response:
         try:
-            ready = await migrate.is_current(engine)
+            ready = await asyncio.wait_for(migrate.is_current(engine), 4)
         except Exception:  # any failure to reach the database means not ready
             ready = False
         if not ready:
@@ -125,6 +177,7 @@ def create_app(config: Config) -> Starlette:
         try:
             yield
         finally:
+            await graphql.close_websockets()
             await feed.stop()
             await engine.dispose()
 
@@ -134,8 +187,11 @@ def create_app(config: Config) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(RequestId)
     app.state.services = services
+    app.state.graphql = graphql
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -15,6 +16,7 @@ ADMIN = "admin"
 class Principal:
     subject: str
     roles: frozenset[str]
+    expires_at: float | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -33,8 +35,25 @@ class TokenVerifier:
 
     secret: str
     public_key: Any | None = None
+    jwks: jwt.PyJWKSet | None = None
     issuer: str | None = None
     audience: str | None = None
+
+    @classmethod
+    def configured(cls, *, secret: str, public_key_file: Path | None = None, jwks_file: Path | None = None,
+                   issuer: str | None = None, audience: str | None = None) -> TokenVerifier:
+        public_key = public_key_file.read_text() if public_key_file else None
+        jwks = jwt.PyJWKSet.from_json(jwks_file.read_text()) if jwks_file else None
+        return cls(secret=secret, public_key=public_key, jwks=jwks, issuer=issuer, audience=audience)
+
+    def _rsa_key(self, header: dict[str, Any]) -> Any | None:
+        kid = header.get("kid")
+        if self.jwks is not None and isinstance(kid, str):
+            try:
+                return self.jwks[kid].key
+            except KeyError:
+                return None
+        return self.public_key
 
     def verify(self, token: str) -> Principal:
         try:
@@ -44,8 +63,8 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if algorithm == "HS256":
             key: Any = self.secret
-        elif algorithm == "RS256" and self.public_key is not None:
-            key = self.public_key
+        elif algorithm == "RS256" and (rsa_key := self._rsa_key(header)) is not None:
+            key = rsa_key
         else:
             raise InvalidTokenError(f"algorithm {algorithm!r} is not accepted")
         options: dict[str, Any] = {"require": ["sub"], "verify_aud": self.audience is not None}
@@ -61,7 +80,9 @@ class TokenVerifier:
         roles = claims.get("roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             roles = []
-        return Principal(subject=subject, roles=frozenset(roles))
+        exp = claims.get("exp")
+        return Principal(subject=subject, roles=frozenset(roles),
+                         expires_at=float(exp) if isinstance(exp, (int, float)) else None)
 
 
 def bearer(header: str | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,7 +27,10 @@ def serve() -> None:
     """Run the API server (uvicorn) on MAILREG_HOST:MAILREG_PORT."""
     import uvicorn
 
+    from uvicorn.config import LOGGING_CONFIG
+
     from api.app import create_app
+    from api.logs import configure as configure_logging
     from api.setup import prepare
 
     config = _config()
@@ -38,10 +41,20 @@ def serve() -> None:
         raise typer.Exit(1) from None
     if notice:
         typer.echo(notice)
-    uvicorn.run(
-        create_app(config), host=config.host, port=config.port, log_level="info",
-        timeout_graceful_shutdown=8, lifespan="on",
-    )
+    configure_logging(config.log_format)
+    application = create_app(config)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            # uvicorn would close websockets with 1012; clients should see 1001 (going away).
+            await application.state.graphql.close_websockets()
+            await super().shutdown(sockets)
+
+    server = Server(uvicorn.Config(
+        application, host=config.host, port=config.port, log_level="info", access_log=False,
+        timeout_graceful_shutdown=7, lifespan="on", log_config=None if config.log_format == "json" else LOGGING_CONFIG,
+    ))
+    server.run()
 
 
 @app.command()

@@ -20,6 +20,7 @@ class Config:
     data_dir: Path
     jwt_secret: str | None
     jwt_public_key_file: Path | None
+    jwt_jwks_file: Path | None = None
     jwt_issuer: str | None
     jwt_audience: str | None
     host: str
@@ -35,6 +36,7 @@ class Config:
         if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"MAILREG_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
+        jwks_file = env.get("MAILREG_JWT_JWKS_FILE")
         try:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
@@ -44,6 +46,7 @@ class Config:
             data_dir=data_dir,
             jwt_secret=secret,
             jwt_public_key_file=Path(key_file) if key_file else None,
+            jwt_jwks_file=Path(jwks_file) if jwks_file else None,
             jwt_issuer=env.get("MAILREG_JWT_ISSUER") or None,
             jwt_audience=env.get("MAILREG_JWT_AUDIENCE") or None,
             host=env.get("MAILREG_HOST", "127.0.0.1"),

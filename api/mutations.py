@@ -86,6 +86,8 @@ def _list(registry: Registry, _events: Sequence[Event]) -> JsonDict:
 
 def _user_errors(info: Info[Context, Any], problems: Sequence[Problem]) -> list[UserError]:
     lang = info.context.lang
+    for problem in problems:
+        info.context.services.metrics.user_errors.labels(problem.code.value).inc()
     return [UserError.from_domain(p, message(p, lang)) for p in problems]
 
 

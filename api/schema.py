@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 
 from api.event_types import EVENT_TYPES
 from api.history import HistoryQueries
+from api.metrics import OperationObserver
 from api.mutations import Mutation
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
@@ -76,6 +77,7 @@ schema = MailregSchema(
         MaxAliasesLimiter(max_alias_count=50),
         MaxTokensLimiter(max_token_count=5000),
         MaskUnexpectedErrors,
+        OperationObserver,
     ],
 )
 

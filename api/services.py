@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import TokenVerifier
+from api.metrics import Metrics
 from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
@@ -19,3 +20,4 @@ class Services:
     verifier: TokenVerifier
     history: History
     feed: EventFeed
+    metrics: Metrics

@@ -37,6 +37,8 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int | None) 
     engine = info.context.services.engine
     last = feed.position if after is None else after
     subscriber = None
+    active = info.context.services.metrics.subscriptions.labels("mailServerEvents")
+    active.inc()
     try:
         # Replay from the log until caught up with the feed, then join it.
         # The join happens with no await between the check and subscribe(),
@@ -59,6 +61,7 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int | None) 
                     yield from_recorded(entry)
                     last = entry.position
     finally:
+        active.dec()
         if subscriber is not None:
             feed.unsubscribe(subscriber)
 
@@ -66,6 +69,8 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int | None) 
 async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
     registry = info.context.services.registry
     subscriber = feed.subscribe(conflate=True)
+    active = info.context.services.metrics.subscriptions.labels("mailServerChoicesChanged")
+    active.inc()
     try:
         shown = None
         while True:
@@ -76,6 +81,7 @@ async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[
                 yield choices(snapshot.registry)
             await subscriber.wait()
     finally:
+        active.dec()
         feed.unsubscribe(subscriber)
 
 
