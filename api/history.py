@@ -15,6 +15,7 @@ from api.event_types import EventConnection, EventEdge, EventFilter, PageInfo, f
 from api.types import MailServerList
 from events import store
 from events.history import parse_cursor
+from events.serialization import utc
 from events.tables import event_links, events
 
 MAX_PAGE = 500
@@ -33,9 +34,9 @@ def _conditions(filter: EventFilter | None) -> list[sa.ColumnElement[bool]]:
     if filter.actor is not None:
         where.append(events.c.actor == filter.actor)
     if filter.from_ is not None:
-        where.append(events.c.occurred_at >= filter.from_)
+        where.append(events.c.occurred_at >= utc(filter.from_))
     if filter.to is not None:
-        where.append(events.c.occurred_at < filter.to)
+        where.append(events.c.occurred_at < utc(filter.to))
     return where
 
 

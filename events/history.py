@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.state import Fold, Registry
 from events import store
+from events.serialization import utc
 from events.tables import events
 
 BATCH = 5000
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+MAX_POSITION = 2**63 - 1
 
 
 def parse_cursor(cursor: str) -> int | None:
     """A position from its opaque cursor string, or None when it is not one."""
     text = cursor.strip()
-    if not text.isdigit() or len(text) > 19:
+    if not _DIGITS.fullmatch(text):
         return None
-    return int(text)
+    position = int(text)
+    return position if position <= MAX_POSITION else None
 
 
 class History:
@@ -37,7 +44,7 @@ class History:
 
     async def registry_at_time(self, at: datetime) -> Registry:
         """The list including every event with occurred_at <= at."""
-        return await self._fold(occurred_until=at)
+        return await self._fold(occurred_until=utc(at))
 
     async def _fold(self, *, until: int | None = None, occurred_until: datetime | None = None) -> Registry:
         fold = Fold()

@@ -20,6 +20,7 @@ from domain.model import Incoming, Outgoing, Server, Settings
 from domain.state import Registry
 from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
 from events.serialization import utc
+from events.store import CHANNEL
 from events.tables import SERVER_LIST, projection_state, servers
 
 
@@ -95,12 +96,17 @@ async def project(conn: AsyncConnection, event: Event, before: Registry, after: 
             await conn.execute(servers.delete())
 
 
-async def save_checkpoint(conn: AsyncConnection, position: int, list_version: int) -> None:
-    await conn.execute(
+async def save_checkpoint(conn: AsyncConnection, position: int, list_version: int, *, notify: bool = False) -> None:
+    """Record how far the read model is. With `notify`, also wake the live
+    feeds of every instance (PostgreSQL; in the same round trip)."""
+    update = (
         projection_state.update()
         .where(projection_state.c.name == SERVER_LIST)
         .values(position=position, list_version=list_version)
     )
+    if notify and conn.dialect.name == "postgresql":
+        update = update.returning(sa.func.pg_notify(CHANNEL, str(position)))
+    await conn.execute(update)
 
 
 async def checkpoint(conn: AsyncConnection) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from domain.errors import IdempotencyKeyReusedError
 from domain.events import AllServersDeleted, Event, ServersReordered, stream_of
 from domain.state import Fold, Registry
 from events import projections, store
-from events.database import read_transaction, write_transaction
+from events.database import locked_checkpoint, read_transaction, write_transaction
 from events.serialization import JsonDict
 from events.store import Metadata, RecordedEvent
 from events.tables import idempotency_keys
@@ -100,7 +100,7 @@ class MailServerRegistry:
                 replay = await self._replay(conn, request)
                 if replay is not None:
                     return Outcome(response=replay, recorded=(), replayed=True)
-            position, _ = await projections.checkpoint(conn)
+            position, _ = locked_checkpoint(conn)
             cached = self._snapshot
             if cached is None or cached.position != position:
                 cached = Snapshot(*await projections.load_registry(conn))
@@ -124,8 +124,7 @@ class MailServerRegistry:
             after = fold.freeze()
             if recorded:
                 position = recorded[-1].position
-                await projections.save_checkpoint(conn, position, after.list_version)
-                await store.notify(conn, position)
+                await projections.save_checkpoint(conn, position, after.list_version, notify=True)
             response = respond(after, new_events)
             if request.idempotency_key is not None:
                 await conn.execute(idempotency_keys.insert().values(

@@ -153,5 +153,7 @@ def server_from_json(data: JsonDict) -> tuple[Server, int]:
 
 
 def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
+    """The instant in UTC. Everything is stored and bound in UTC because SQLite
+    keeps no offset (and hands back naive values); naive means UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+

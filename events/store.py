@@ -76,7 +76,7 @@ async def append(
         rows.append({
             "stream_id": stream_id, "stream_version": version, "type": name,
             "schema_version": schema_version, "data": data, "actor": metadata.actor,
-            "correlation_id": metadata.correlation_id, "occurred_at": metadata.occurred_at,
+            "correlation_id": metadata.correlation_id, "occurred_at": utc(metadata.occurred_at),
         })
     recorded = []
     try:
@@ -137,9 +137,3 @@ async def link(conn: AsyncConnection, position: int, stream_ids: Sequence[str]) 
 
 CHANNEL = "mailreg_events"
 
-
-async def notify(conn: AsyncConnection, position: int) -> None:
-    """Wake listeners on every instance (PostgreSQL delivers it at commit).
-    Only a wake-up: listeners read the log itself for what is new."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(position))))
