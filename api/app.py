@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import TokenVerifier
+from api.cache import Key, ResponseCache, cache_key
 from api.config import Config
 from api.context import Context
 from api.errors import language
@@ -59,15 +61,52 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
         self.websockets: set[WebSocket] = set()
+        self.cache = ResponseCache()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if not isinstance(request, WebSocket):
-            return await super().run(request, context, root_value)
+            return await self._cached(request, context, root_value)
         self.websockets.add(request)
         try:
             return await super().run(request, context, root_value)
         finally:
             self.websockets.discard(request)
+
+    async def _cached(self, request: Request, context: Any, root_value: Any) -> Any:
+        """Serve a repeated read from the response cache; see api/cache.py."""
+        key = await self._read_key(request)
+        if key is None:
+            return await super().run(request, context, root_value)
+        snapshot = await self.services.registry.current()
+        request.state.snapshot = snapshot
+        body = self.cache.get(snapshot.position, key)
+        if body is not None:
+            return Response(body, media_type=key[-1])
+        response = await super().run(request, context, root_value)
+        if response.status_code == 200 and b'"errors"' not in response.body:
+            self.cache.put(snapshot.position, key, bytes(response.body))
+        return response
+
+    async def _read_key(self, request: Request) -> Key | None:
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                return None
+        elif request.method == "GET" and "query" in request.query_params:
+            body = dict(request.query_params)
+            try:
+                body["variables"] = json.loads(body.get("variables") or "{}")
+            except ValueError:
+                return None
+        else:
+            return None
+        if not isinstance(body, dict):
+            return None
+        principal = self.services.verifier.principal(request.headers.get("authorization"))
+        role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
+        media = GRAPHQL_RESPONSE if accepts_graphql_response(request.headers.get("accept")) else "application/json"
+        return cache_key(body, role=role, lang=language(request.headers.get("accept-language")), media=media)
 
     async def close_websockets(self) -> None:
         """Say goodbye (1001) to every websocket, e.g. before shutting down."""

@@ -55,6 +55,10 @@ class TokenVerifier:
                 return None
         return self.public_key
 
+    def principal(self, authorization: str | None) -> Principal | None:
+        """The principal of an Authorization header value; None when missing or bad."""
+        return _principal(self, authorization)
+
     def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
@@ -83,6 +87,16 @@ class TokenVerifier:
         exp = claims.get("exp")
         return Principal(subject=subject, roles=frozenset(roles),
                          expires_at=float(exp) if isinstance(exp, (int, float)) else None)
+
+
+def _principal(verifier: TokenVerifier, authorization: str | None) -> Principal | None:
+    token = bearer(authorization)
+    if token is None:
+        return None
+    try:
+        return verifier.verify(token)
+    except InvalidTokenError:
+        return None
 
 
 def bearer(header: str | None) -> str | None:

@@ -11,6 +11,9 @@ import typer
 from api.auth import issue
 from api.config import Config, ConfigError
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailreg: the mail server registry.")
 
 
@@ -113,6 +116,137 @@ def rebuild_projections() -> None:
     report = asyncio.run(with_engine(config, rebuild))
     typer.echo(f"mailreg: replayed {report.events} events into {report.servers} servers "
                f"(list version {report.list_version}) in {report.seconds:.2f}s")
+
+
+def _database_problem(error: Exception) -> typer.Exit:
+    typer.echo(f"mailreg: cannot use the database: {error.__class__.__name__}: {error}", err=True)
+    return typer.Exit(1)
+
+
+def _sqlite_missing(config: Config) -> str | None:
+    """The embedded store's file when it does not exist (connecting would create it)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(config.database_url).database if config.is_sqlite else None
+    if not database or database == ":memory:" or database.startswith("file:") or Path(database).exists():
+        return None
+    return database
+
+
+@app.command()
+def check() -> None:
+    """Verify the log and that the read model equals a rebuild: exit 0 when
+    consistent, 1 with a report of every problem otherwise."""
+    from api.setup import with_engine
+    from events.check import check as check_log
+
+    config = _config()
+    missing = _sqlite_missing(config)
+    if missing is not None:
+        typer.echo(f"mailreg: no database at {missing}")
+        raise typer.Exit(1)
+    try:
+        report = asyncio.run(with_engine(config, check_log))
+    except Exception as error:
+        raise _database_problem(error) from None
+    if report.consistent:
+        typer.echo(f"consistent: {report.summary()}")
+        return
+    typer.echo(f"inconsistent: {len(report.problems)} problems in {report.summary()}")
+    for problem in report.problems:
+        typer.echo(f"  - {problem}")
+    raise typer.Exit(1)
+
+
+@app.command("export")
+def export_log(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).",
+                                                dir_okay=False)] = None,
+) -> None:
+    """Write the whole log as JSON Lines, one event a line, oldest first."""
+    import os
+
+    from api.setup import with_engine
+    from events.check import schema_problem
+    from events.portability import export
+
+    config = _config()
+    missing = _sqlite_missing(config)
+    if missing is not None:
+        typer.echo(f"mailreg: no database at {missing}", err=True)
+        raise typer.Exit(1)
+
+    async def run(engine: AsyncEngine, write: Callable[[str], object]) -> int:
+        problem = await schema_problem(engine)
+        if problem is not None:
+            raise typer.Exit(_fail(problem))
+        return await export(engine, write)
+
+    try:
+        if output is None or str(output) == "-":
+            count = asyncio.run(with_engine(config, lambda engine: run(engine, _stdout_writer())))
+            sys.stdout.flush()
+        else:
+            # Written aside and renamed, so that a failed export leaves no half file behind.
+            partial = output.with_name(f".{output.name}.partial")
+            try:
+                with partial.open("w", encoding="utf-8", newline="\n") as handle:
+                    count = asyncio.run(with_engine(config, lambda engine: run(engine, handle.write)))
+                os.replace(partial, output)
+            finally:
+                partial.unlink(missing_ok=True)
+    except typer.Exit:
+        raise
+    except Exception as error:
+        raise _database_problem(error) from None
+    typer.echo(f"mailreg: exported {count} events", err=True)
+
+
+@app.command("import")
+def import_log(
+    input: Annotated[Path | None, typer.Option("--input", "-i", help="Read this file (default: stdin).",
+                                               exists=True, dir_okay=False, readable=True)] = None,
+) -> None:
+    """Load an exported log into an empty database, with its read model, in one
+    transaction. Every line is checked before anything is written."""
+    import shutil
+    import tempfile
+
+    from api.setup import with_engine
+    from events.portability import ImportRefusedError
+    from events.portability import import_log as load
+
+    config = _config()
+    if config.is_sqlite:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile() if input is None else input.open("rb") as source:
+        if input is None:
+            # Read twice (checked, then written), so stdin is kept aside first.
+            shutil.copyfileobj(sys.stdin.buffer, source)
+            source.seek(0)
+        try:
+            report = asyncio.run(with_engine(config, lambda engine: load(engine, source, upgrade=config.is_sqlite)))
+        except ImportRefusedError as refused:
+            typer.echo(f"mailreg: import refused, nothing was written: {len(refused.problems)} problems", err=True)
+            for problem in refused.problems:
+                typer.echo(f"  - {problem}", err=True)
+            raise typer.Exit(1) from None
+        except Exception as error:
+            raise _database_problem(error) from None
+    typer.echo(f"mailreg: imported {report.events} events in {report.streams} streams: {report.servers} servers "
+               f"(list version {report.list_version}), last position {report.last_position}")
+
+
+def _fail(message: str) -> int:
+    typer.echo(f"mailreg: {message}", err=True)
+    return 1
+
+
+def _stdout_writer() -> Callable[[str], object]:
+    buffer = sys.stdout.buffer
+    return lambda text: buffer.write(text.encode("utf-8"))
 
 
 def main() -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from api.auth import InvalidTokenError, Principal, TokenVerifier, bearer
+from api.auth import Principal, TokenVerifier
 from api.errors import forbidden, unauthenticated
 
 if TYPE_CHECKING:
     from api.services import Services
+    from events.registry import Snapshot
 
 
 @dataclass(kw_only=True)
@@ -28,14 +30,18 @@ class Context:
 
     def authenticate(self, authorization: str | None, verifier: TokenVerifier) -> None:
         """Set the principal from an Authorization value; a missing or bad token leaves none."""
-        token = bearer(authorization)
-        self.principal = None
-        if token is None:
-            return
-        try:
-            self.principal = verifier.verify(token)
-        except InvalidTokenError:
-            self.principal = None
+        self.principal = verifier.principal(authorization)
+
+    async def current(self) -> Snapshot:
+        """The list for this request: one snapshot, however many fields read it."""
+        # Only plain HTTP requests keep one: a websocket lives on and must see changes.
+        per_request = isinstance(self.request, Request)
+        snapshot: Snapshot | None = getattr(self.request.state, "snapshot", None) if per_request else None
+        if snapshot is None:
+            snapshot = await self.services.registry.current()
+            if per_request:
+                self.request.state.snapshot = snapshot
+        return snapshot
 
 
 def signed_in(info: Info[Context, Any]) -> Principal:
