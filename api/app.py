@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -130,7 +130,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        params = context.connection_params or {}
+        params: dict[str, object] = context.connection_params or {}
         authorization = params.get("authorization") or params.get("Authorization")
         context.authenticate(authorization if isinstance(authorization, str) else None, self.services.verifier)
         principal = context.principal
@@ -145,7 +145,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
             delay = max(0.0, principal.expires_at - time.time())
             asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(expire()))
-        return UNSET
+        return cast(UnsetType, UNSET)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)

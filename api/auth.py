@@ -71,7 +71,7 @@ class TokenVerifier:
             key = rsa_key
         else:
             raise InvalidTokenError(f"algorithm {algorithm!r} is not accepted")
-        options: dict[str, Any] = {"require": ["sub"], "verify_aud": self.audience is not None}
+        options: Any = {"require": ["sub"], "verify_aud": self.audience is not None}
         try:
             claims = jwt.decode(
                 token, key, algorithms=[algorithm], issuer=self.issuer, audience=self.audience, options=options

@@ -11,9 +11,6 @@ import typer
 from api.auth import issue
 from api.config import Config, ConfigError
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailreg: the mail server registry.")
 
 
@@ -118,8 +115,8 @@ def rebuild_projections() -> None:
                f"(list version {report.list_version}) in {report.seconds:.2f}s")
 
 
-def _database_problem(error: Exception) -> typer.Exit:
-    typer.echo(f"mailreg: cannot use the database: {error.__class__.__name__}: {error}", err=True)
+def _failed(command: str, error: Exception) -> typer.Exit:
+    typer.echo(f"mailreg: {command} failed: {error.__class__.__name__}: {error}", err=True)
     return typer.Exit(1)
 
 
@@ -149,8 +146,8 @@ def check() -> None:
         raise typer.Exit(1)
     try:
         report = asyncio.run(with_engine(config, check_log))
-    except Exception as error:
-        raise _database_problem(error) from None
+    except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+        raise _failed("check", error) from None
     if report.consistent:
         typer.echo(f"consistent: {report.summary()}")
         return
@@ -162,11 +159,14 @@ def check() -> None:
 
 @app.command("export")
 def export_log(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).",
-                                                dir_okay=False)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write here (default: stdout)")] = None,
 ) -> None:
     """Write the whole log as JSON Lines, one event a line, oldest first."""
     import os
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from api.setup import with_engine
     from events.check import schema_problem
@@ -181,72 +181,73 @@ def export_log(
     async def run(engine: AsyncEngine, write: Callable[[str], object]) -> int:
         problem = await schema_problem(engine)
         if problem is not None:
-            raise typer.Exit(_fail(problem))
+            typer.echo(f"mailreg: {problem}", err=True)
+            raise typer.Exit(1)
         return await export(engine, write)
 
     try:
-        if output is None or str(output) == "-":
-            count = asyncio.run(with_engine(config, lambda engine: run(engine, _stdout_writer())))
-            sys.stdout.flush()
+        if output is None or output == "-":
+            stdout = sys.stdout.buffer
+            write: Callable[[str], object] = lambda line: stdout.write(line.encode())  # noqa: E731
+            count = asyncio.run(with_engine(config, lambda e: run(e, write)))
+            stdout.flush()
         else:
             # Written aside and renamed, so that a failed export leaves no half file behind.
-            partial = output.with_name(f".{output.name}.partial")
+            target = Path(output)
+            partial = target.with_name(f".{target.name}.partial")
             try:
                 with partial.open("w", encoding="utf-8", newline="\n") as handle:
-                    count = asyncio.run(with_engine(config, lambda engine: run(engine, handle.write)))
-                os.replace(partial, output)
+                    count = asyncio.run(with_engine(config, lambda e: run(e, handle.write)))
+                os.replace(partial, target)
             finally:
                 partial.unlink(missing_ok=True)
     except typer.Exit:
         raise
-    except Exception as error:
-        raise _database_problem(error) from None
+    except Exception as error:  # noqa: BLE001 - database or file trouble: say so, no traceback
+        raise _failed("export", error) from None
     typer.echo(f"mailreg: exported {count} events", err=True)
 
 
 @app.command("import")
 def import_log(
-    input: Annotated[Path | None, typer.Option("--input", "-i", help="Read this file (default: stdin).",
-                                               exists=True, dir_okay=False, readable=True)] = None,
+    input: Annotated[str | None, typer.Option("--input", "-i", help="Read this file (default stdin)")] = None,
 ) -> None:
     """Load an exported log into an empty database, with its read model, in one
     transaction. Every line is checked before anything is written."""
     import shutil
     import tempfile
+    from pathlib import Path
+    from typing import IO
 
     from api.setup import with_engine
     from events.portability import ImportRefusedError
     from events.portability import import_log as load
 
     config = _config()
+    if input is not None and input != "-" and not Path(input).is_file():
+        typer.echo(f"mailreg: no file {input}", err=True)
+        raise typer.Exit(1)
     if config.is_sqlite:
         config.data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile() if input is None else input.open("rb") as source:
-        if input is None:
+    source: IO[bytes]
+    with tempfile.TemporaryFile() if input in (None, "-") else Path(str(input)).open("rb") as source:
+        if input in (None, "-"):
             # Read twice (checked, then written), so stdin is kept aside first.
             shutil.copyfileobj(sys.stdin.buffer, source)
             source.seek(0)
         try:
-            report = asyncio.run(with_engine(config, lambda engine: load(engine, source, upgrade=config.is_sqlite)))
+            report = asyncio.run(with_engine(config, lambda e: load(e, source, upgrade=config.is_sqlite)))
         except ImportRefusedError as refused:
-            typer.echo(f"mailreg: import refused, nothing was written: {len(refused.problems)} problems", err=True)
+            count = len(refused.problems)
+            typer.echo(f"mailreg: import refused, nothing was written ({count} problems):", err=True)
             for problem in refused.problems:
                 typer.echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
-        except Exception as error:
-            raise _database_problem(error) from None
-    typer.echo(f"mailreg: imported {report.events} events in {report.streams} streams: {report.servers} servers "
-               f"(list version {report.list_version}), last position {report.last_position}")
-
-
-def _fail(message: str) -> int:
-    typer.echo(f"mailreg: {message}", err=True)
-    return 1
-
-
-def _stdout_writer() -> Callable[[str], object]:
-    buffer = sys.stdout.buffer
-    return lambda text: buffer.write(text.encode("utf-8"))
+        except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+            raise _failed("import", error) from None
+    typer.echo(f"mailreg: imported {report.events} events in {report.streams} streams, "
+               f"{report.servers} servers (list version {report.list_version}), "
+               f"last position {report.last_position}")
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
             return ServerAdded(**common, server=MailServer.from_domain(server, event.position))
         case "ServerChanged":
             return ServerChanged(**common, changes=[
-                FieldChange(field=c.field, before=c.before, after=c.after)
+                FieldChange(field=c.field, before=c.before, after=c.after)  # type: ignore[arg-type]
                 for c in event.changes  # type: ignore[union-attr]
             ])
         case "ServersReordered":

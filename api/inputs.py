@@ -105,7 +105,8 @@ class OutgoingServerChangeInput:
     credentials: SmtpCredentials | None = strawberry.UNSET
     timeout_seconds: int | None = strawberry.UNSET
 
-    to_command = OutgoingServerInput.to_command
+    def to_command(self) -> commands.OutgoingInput:
+        return OutgoingServerInput.to_command(self)  # type: ignore[arg-type]
 
 
 @strawberry.input
@@ -117,7 +118,8 @@ class IncomingServerChangeInput:
     use_apop: bool | None = strawberry.UNSET
     timeout_seconds: int | None = strawberry.UNSET
 
-    to_command = IncomingServerInput.to_command
+    def to_command(self) -> commands.IncomingInput:
+        return IncomingServerInput.to_command(self)  # type: ignore[arg-type]
 
 
 @strawberry.input(description="Partial update: only the fields given change.")

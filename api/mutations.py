@@ -45,7 +45,7 @@ class ChangeMailServerPayload:
 
 @strawberry.type
 class ReorderMailServersPayload:
-    list: MailServerList | None
+    list_: MailServerList | None = strawberry.field(name="list")
     errors: list[UserError]
 
 
@@ -63,7 +63,7 @@ class DeleteAllMailServersPayload:
 
 @strawberry.type
 class RestoreMailServersPayload:
-    list: MailServerList | None
+    list_: MailServerList | None = strawberry.field(name="list")
     errors: list[UserError]
 
 
@@ -141,7 +141,7 @@ class Mutation:
     ) -> ReorderMailServersPayload:
         return await _run(
             info, "reorderMailServers", input.to_command(), input, _list,
-            lambda r, e: ReorderMailServersPayload(list=MailServerList.from_json(r["list"]) if r else None, errors=e),
+            lambda r, e: ReorderMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e),
         )
 
     @strawberry.mutation(permission_classes=[IsAdmin])
@@ -170,7 +170,7 @@ class Mutation:
         self, info: Info[Context, Any], input: RestoreMailServersInput
     ) -> RestoreMailServersPayload:
         def build(r: JsonDict | None, e: list[UserError]) -> RestoreMailServersPayload:
-            return RestoreMailServersPayload(list=MailServerList.from_json(r["list"]) if r else None, errors=e)
+            return RestoreMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e)
 
         admin(info)
         target = await info.context.services.history.registry_at(input.as_of)

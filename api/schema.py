@@ -73,9 +73,9 @@ schema = MailregSchema(
     subscription=Subscription,
     types=EVENT_TYPES,
     extensions=[
-        QueryDepthLimiter(max_depth=20),
-        MaxAliasesLimiter(max_alias_count=50),
-        MaxTokensLimiter(max_token_count=5000),
+        lambda: QueryDepthLimiter(max_depth=20),
+        lambda: MaxAliasesLimiter(max_alias_count=50),
+        lambda: MaxTokensLimiter(max_token_count=5000),
         MaskUnexpectedErrors,
         OperationObserver,
     ],

@@ -152,22 +152,25 @@ def from_fields(values: dict[str, Scalar]) -> Settings:
         assert isinstance(value, int)
         return value
 
+    def name(key: str) -> str:
+        return str(values[key])
+
     provider = values["oauthProvider"]
     credentials = values["outgoing.credentials"]
     return Settings(
         code=text("code"),
         name=text("name"),
-        oauth_provider=None if provider is None else OAuthProvider(provider),
+        oauth_provider=None if provider is None else OAuthProvider(str(provider)),
         outgoing=Outgoing(
             host=text("outgoing.host"),
             port=number("outgoing.port"),
-            encryption=SmtpEncryption(values["outgoing.encryption"]),
-            auth_method=SmtpAuthMethod(values["outgoing.authMethod"]),
-            credentials=None if credentials is None else SmtpCredentials(credentials),
+            encryption=SmtpEncryption(name("outgoing.encryption")),
+            auth_method=SmtpAuthMethod(name("outgoing.authMethod")),
+            credentials=None if credentials is None else SmtpCredentials(str(credentials)),
             timeout_seconds=number("outgoing.timeoutSeconds"),
         ),
         incoming=Incoming(
-            protocol=ReceiveProtocol(values["incoming.protocol"]),
+            protocol=ReceiveProtocol(name("incoming.protocol")),
             host=text("incoming.host"),
             port=number("incoming.port"),
             use_tls=bool(values["incoming.useTls"]),
