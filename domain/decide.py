@@ -197,7 +197,9 @@ def _timeout(problems: _Problems, side: str, sent: int | None | object, kept: in
     return problems.parse((side, "timeoutSeconds"), Timeout.parse, sent)
 
 
-def _required(problems: _Problems, path: Path, parser: Callable[[Any], _Parsed[T]], sent: object, kept: T | None) -> T | None:
+def _required(
+    problems: _Problems, path: Path, parser: Callable[[Any], _Parsed[T]], sent: object, kept: T | None
+) -> T | None:
     if sent is UNSET and kept is not None:
         return kept
     return problems.parse(path, parser, None if sent is UNSET else sent)

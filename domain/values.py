@@ -114,8 +114,7 @@ class HostName:
 
 
 def _dns_name(text: str) -> str:
-    if text.endswith("."):
-        text = text[:-1]
+    text = text.removesuffix(".")
     if not text.isascii():
         try:
             text = idna.encode(text, uts46=True).decode("ascii")

@@ -155,7 +155,7 @@ class EventFeed:
             try:
                 connection = await asyncpg.connect(dsn, timeout=5)
                 lost = asyncio.Event()
-                connection.add_termination_listener(lambda _c: lost.set())
+                connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, lambda *_args: self._wake.set())
                 self.listening = True
                 backoff = 0.2
