@@ -8,9 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UnsetType
 
+from api.types import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
 from domain import commands, values
 from domain.commands import UNSET as NOT_SENT
-from api.types import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
 
 _DOMAIN_ENUMS: dict[type[Enum], type[Enum]] = {
     OAuthProvider: values.OAuthProvider, SmtpEncryption: values.SmtpEncryption,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
