@@ -97,7 +97,7 @@ class HostName:
         if raw is None or not raw.strip(_WHITE_SPACE):
             raise InvalidValueError(ErrorCode.REQUIRED)
         text = raw.strip(_WHITE_SPACE)
-        if len(text) > MAX_HOST_LENGTH:
+        if len(text.removesuffix(".")) > MAX_HOST_LENGTH:
             raise InvalidValueError(ErrorCode.OUT_OF_RANGE)
         try:
             return cls(str(ipaddress.IPv4Address(text)))
