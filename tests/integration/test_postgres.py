@@ -1,0 +1,15 @@
+"""The integration suite against the PostgreSQL server of the machine."""
+
+import pytest
+
+from tests.integration.backends import Postgres
+from tests.integration.history_cases import HistoryCases
+from tests.integration.idempotency_cases import IdempotencyCases
+from tests.integration.registry_cases import RegistryCases
+from tests.integration.store_cases import StoreCases
+
+pytestmark = pytest.mark.postgres
+
+
+class TestPostgres(StoreCases, RegistryCases, IdempotencyCases, HistoryCases):
+    backend = Postgres()
