@@ -82,18 +82,20 @@ class LogVerifier:
         if stream_of(event) != entry.stream_id:
             self._stop(where, f"a {entry.type} for {stream_of(event)} stored on stream {entry.stream_id}")
             return None
+        # A view of the fold, not a copy: read it only before `apply`.
         before = Registry(servers=self.fold.servers, order=tuple(self.fold.order))
         broken = self._broken_rule(event, before)
         if broken is not None:
             self._stop(where, f"{entry.type}: {broken}")
             return None
         links = touched(event, before)
+        held = before.servers.get(entry.stream_id)
         try:
             self.fold.apply(event, entry.meta)
         except Exception as error:  # noqa: BLE001 - a payload the fold cannot apply is a finding
             self._stop(where, f"{entry.type} cannot be applied: {error!r}")
             return None
-        self._index(event, before)
+        self._index(event, None if held is None else held.code)
         return links
 
     def _check_version(self, entry: RecordedEvent, where: str) -> None:
@@ -152,12 +154,13 @@ class LogVerifier:
         holder = self._codes.get(code)
         return None if holder in (None, server_id) else f"code {code!r} is already held by server {holder}"
 
-    def _index(self, event: Event, before: Registry) -> None:
+    def _index(self, event: Event, old_code: str | None) -> None:
         match event:
             case ServerAdded():
                 self._codes[event.settings.code] = event.server_id
             case ServerChanged() | ServerDeleted():
-                self._codes.pop(before.servers[event.server_id].code, None)
+                if old_code is not None:
+                    self._codes.pop(old_code, None)
                 server = self.fold.servers.get(event.server_id)
                 if server is not None:
                     self._codes[server.code] = server.id

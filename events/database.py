@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,17 +69,19 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             # Every writer updates the projection checkpoint row, so locking that
             # row is the log's write lock; reading it in the same round trip
             # saves the write path one statement. (SQLite: BEGIN IMMEDIATE.)
-            query = sa.select(projection_state.c.position, projection_state.c.list_version).where(
-                projection_state.c.name == SERVER_LIST
-            )
+            query = sa.select(
+                projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at
+            ).where(projection_state.c.name == SERVER_LIST)
             if not is_sqlite(engine):
                 query = query.with_for_update()
             row = (await conn.execute(query)).one()
             conn.info[CHECKPOINT] = (int(row.position), int(row.list_version))
+            conn.info[LAST_OCCURRED_AT] = row.last_occurred_at
             yield conn
 
 
 CHECKPOINT = "mailreg_checkpoint"
+LAST_OCCURRED_AT = "mailreg_last_occurred_at"
 
 
 def locked_checkpoint(conn: AsyncConnection) -> tuple[int, int]:
@@ -95,3 +98,14 @@ async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             yield conn
+
+
+def event_time(conn: AsyncConnection) -> datetime:
+    """Now, but never before the newest event: occurred_at follows position
+    even when instances' clocks disagree, so the log's times are a prefix order."""
+    now = datetime.now(UTC)
+    last: datetime | None = conn.info.get(LAST_OCCURRED_AT)
+    if last is None:
+        return now
+    last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
+    return max(now, last)

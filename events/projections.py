@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,7 +97,10 @@ async def project(conn: AsyncConnection, event: Event, before: Registry, after: 
             await conn.execute(servers.delete())
 
 
-async def save_checkpoint(conn: AsyncConnection, position: int, list_version: int, *, notify: bool = False) -> None:
+async def save_checkpoint(
+    conn: AsyncConnection, position: int, list_version: int, *, notify: bool = False,
+    last_occurred_at: datetime | None = None,
+) -> None:
     """Record how far the read model is. With `notify`, also wake the live
     feeds of every instance (PostgreSQL; in the same round trip)."""
     update = (
@@ -104,6 +108,8 @@ async def save_checkpoint(conn: AsyncConnection, position: int, list_version: in
         .where(projection_state.c.name == SERVER_LIST)
         .values(position=position, list_version=list_version)
     )
+    if last_occurred_at is not None:
+        update = update.values(last_occurred_at=last_occurred_at)
     if notify and conn.dialect.name == "postgresql":
         update = update.returning(sa.func.pg_notify(CHANNEL, str(position)))
     await conn.execute(update)
@@ -129,7 +135,9 @@ async def load_registry(conn: AsyncConnection) -> tuple[int, Registry]:
     )
 
 
-async def replace_all(conn: AsyncConnection, registry: Registry, position: int) -> None:
+async def replace_all(
+    conn: AsyncConnection, registry: Registry, position: int, last_occurred_at: datetime | None = None
+) -> None:
     """Swap in a whole new read model (a rebuild)."""
     await conn.execute(servers.delete())
     rows: Sequence[dict[str, Any]] = [
@@ -137,4 +145,4 @@ async def replace_all(conn: AsyncConnection, registry: Registry, position: int) 
     ]
     if rows:
         await conn.execute(servers.insert(), rows)
-    await save_checkpoint(conn, position, registry.list_version)
+    await save_checkpoint(conn, position, registry.list_version, last_occurred_at=last_occurred_at)

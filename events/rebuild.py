@@ -26,16 +26,16 @@ async def rebuild(engine: AsyncEngine) -> RebuildReport:
     """Fold every event into a fresh registry, then swap it in under the write
     lock after catching up with whatever was appended meanwhile."""
     started = time.perf_counter()
-    fold, after, count = Fold(), 0, 0
+    fold, after, count, last_time = Fold(), 0, 0, None
     async with engine.connect() as conn:
         while batch := await store.read(conn, after=after, limit=BATCH):
             for entry in batch:
                 fold.apply(entry.event, entry.meta)
-            after, count = batch[-1].position, count + len(batch)
+            after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
     async with write_transaction(engine) as conn:
         for entry in await store.read(conn, after=after):
             fold.apply(entry.event, entry.meta)
-            after, count = entry.position, count + 1
+            after, count, last_time = entry.position, count + 1, entry.occurred_at
         registry = fold.freeze()
-        await projections.replace_all(conn, registry, after)
+        await projections.replace_all(conn, registry, after, last_time)
     return RebuildReport(count, len(registry.order), registry.list_version, time.perf_counter() - started)

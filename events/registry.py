@@ -8,7 +8,6 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +19,7 @@ from domain.errors import IdempotencyKeyReusedError
 from domain.events import AllServersDeleted, Event, ServersReordered, stream_of
 from domain.state import Fold, Registry
 from events import projections, store
-from events.database import locked_checkpoint, read_transaction, write_transaction
+from events.database import event_time, locked_checkpoint, read_transaction, write_transaction
 from events.serialization import JsonDict
 from events.store import Metadata, RecordedEvent
 from events.tables import idempotency_keys
@@ -107,7 +106,7 @@ class MailServerRegistry:
             state = cached.registry
             new_events = decide(command, state)
             metadata = Metadata(
-                actor=request.actor, correlation_id=request.correlation_id, occurred_at=datetime.now(UTC)
+                actor=request.actor, correlation_id=request.correlation_id, occurred_at=event_time(conn)
             )
             recorded: list[RecordedEvent] = []
             fold = Fold(state)
@@ -124,7 +123,9 @@ class MailServerRegistry:
             after = fold.freeze()
             if recorded:
                 position = recorded[-1].position
-                await projections.save_checkpoint(conn, position, after.list_version, notify=True)
+                await projections.save_checkpoint(
+                    conn, position, after.list_version, notify=True, last_occurred_at=metadata.occurred_at
+                )
             response = respond(after, new_events)
             if request.idempotency_key is not None:
                 await conn.execute(idempotency_keys.insert().values(

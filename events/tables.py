@@ -63,6 +63,7 @@ projection_state = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("position", Position, nullable=False),
     sa.Column("list_version", sa.Integer, nullable=False),
+    sa.Column("last_occurred_at", Timestamp, nullable=True),
 )
 
 idempotency_keys = sa.Table(
