@@ -54,12 +54,13 @@ class LogVerifier:
     After the first event that breaks a rule of the list the fold stops: the
     state after it would mean nothing. The log's own shape is checked to the end."""
 
-    def __init__(self, problems: Problems | None = None) -> None:
-        self.problems = problems or Problems()
+    def __init__(self) -> None:
+        self.problems = Problems()
         self.fold = Fold()
         self.versions: dict[str, int] = {}
         self.count = 0
         self.last_position = 0
+        self.last_occurred_at: datetime | None = None
         self.folding = True
         self._codes: dict[str, str] = {}  # code -> live server id, exact while folding
 
@@ -70,6 +71,11 @@ class LogVerifier:
         if entry.position <= self.last_position:
             self.problems.add(f"{where}: position {entry.position} does not follow {self.last_position}")
         self.last_position = max(self.last_position, entry.position)
+        # Point-in-time views take the events up to a time as a prefix of the log.
+        if self.last_occurred_at is not None and entry.occurred_at < self.last_occurred_at:
+            self.problems.add(f"{where}: occurred at {entry.occurred_at.isoformat()}, before the event ahead "
+                              f"of it ({self.last_occurred_at.isoformat()})")
+        self.last_occurred_at = max(self.last_occurred_at or entry.occurred_at, entry.occurred_at)
         self._check_version(entry, where)
         try:
             event = from_payload(entry.type, entry.schema_version, entry.data)
@@ -176,10 +182,12 @@ class CheckReport:
     streams: int
     servers: int
     problems: tuple[str, ...]
+    """The first KEPT problems word for word, then how many more there are."""
+    problem_count: int
 
     @property
     def consistent(self) -> bool:
-        return not self.problems
+        return self.problem_count == 0
 
     def summary(self) -> str:
         return f"{self.events} events, {self.streams} streams, {self.servers} servers"
@@ -199,7 +207,7 @@ async def check(engine: AsyncEngine) -> CheckReport:
     one snapshot, reading the log in batches."""
     problem = await schema_problem(engine)
     if problem is not None:
-        return CheckReport(0, 0, 0, (problem,))
+        return CheckReport(0, 0, 0, (problem,), 1)
     verifier = LogVerifier()
     problems = verifier.problems
     async with read_transaction(engine) as conn:
@@ -219,11 +227,13 @@ async def check(engine: AsyncEngine) -> CheckReport:
             problems.add(f"event_links: position {position} has no event (streams {sorted(streams)})")
         registry = verifier.fold.freeze()
         if verifier.folding:
-            for line in await _read_model_problems(conn, registry, verifier.last_position):
+            for line in await _read_model_problems(conn, registry, verifier):
                 problems.add(f"read model: {line}")
         else:
             problems.add("read model: not compared, the log could not be folded")
-    return CheckReport(verifier.count, len(verifier.versions), len(registry.order), tuple(problems.lines()))
+    return CheckReport(
+        verifier.count, len(verifier.versions), len(registry.order), tuple(problems.lines()), problems.count
+    )
 
 
 async def _links(conn: AsyncConnection, after: int, until: int | None) -> dict[int, list[str]]:
@@ -236,19 +246,24 @@ async def _links(conn: AsyncConnection, after: int, until: int | None) -> dict[i
     return grouped
 
 
-async def _read_model_problems(conn: AsyncConnection, rebuilt: Registry, last_position: int) -> list[str]:
+async def _read_model_problems(conn: AsyncConnection, rebuilt: Registry, log: LogVerifier) -> list[str]:
     problems: list[str] = []
     state = (await conn.execute(
-        sa.select(projection_state.c.position, projection_state.c.list_version)
+        sa.select(projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at)
         .where(projection_state.c.name == SERVER_LIST)
     )).first()
     if state is None:
         problems.append(f"projection_state has no {SERVER_LIST!r} row")
     else:
-        if state.position != last_position:
-            problems.append(f"checkpoint at position {state.position}, the last event is at {last_position}")
+        if state.position != log.last_position:
+            problems.append(f"checkpoint at position {state.position}, the last event is at {log.last_position}")
         if state.list_version != rebuilt.list_version:
             problems.append(f"list version {state.list_version}, a rebuild gives {rebuilt.list_version}")
+        # None until the first write after migration 0003, which is harmless.
+        last_time = None if state.last_occurred_at is None else utc(state.last_occurred_at)
+        if last_time is not None and last_time != log.last_occurred_at:
+            shown = None if log.last_occurred_at is None else log.last_occurred_at.isoformat()
+            problems.append(f"last_occurred_at {last_time.isoformat()}, the last event occurred at {shown}")
     rows = [dict(row._mapping) for row in await conn.execute(servers.select().order_by(servers.c.position))]
     order = [row["id"] for row in rows]
     if order != list(rebuilt.order):

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import migrate, projections, store
-from events.check import LogVerifier, Problems, schema_problem
+from events.check import LogVerifier, schema_problem
 from events.database import is_sqlite, read_transaction, write_transaction
 from events.serialization import utc
 from events.store import RecordedEvent
@@ -26,9 +26,10 @@ FIELDS = ("position", "streamId", "streamVersion", "type", "schemaVersion", "dat
 class ImportRefusedError(Exception):
     """The input or the database does not allow the import; nothing was written."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], count: int | None = None) -> None:
         super().__init__("; ".join(problems))
         self.problems = tuple(problems)
+        self.count = len(problems) if count is None else count
 
 
 class LineError(ValueError):
@@ -119,7 +120,7 @@ def _entries(source: IO[bytes]) -> Iterator[tuple[str, RecordedEvent | LineError
     for number, raw in enumerate(source, start=1):
         where = f"line {number}"
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             yield where, LineError("not UTF-8")
             continue
@@ -145,9 +146,9 @@ def verify(source: IO[bytes]) -> LogVerifier:
 async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -> ImportReport:
     """Load an exported log into a database without events, keeping positions,
     streams, actors and times, with its event_links and read model: all in one
-    transaction, and only once every line has been read and checked. `upgrade`
-    migrates the schema first (the embedded SQLite store); otherwise it must be
-    current. `source` must be seekable: it is read twice."""
+    transaction, and only once every line has been read and checked. With
+    `upgrade` (the embedded SQLite store) the schema is migrated once the input
+    checks out; otherwise it must be current. `source` is read twice."""
     problem = await schema_problem(engine)
     if problem is not None and not upgrade:
         raise ImportRefusedError([problem])
@@ -156,7 +157,10 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
             await _refuse_unless_empty(conn)
     verified = verify(source)
     if verified.problems.count:
-        raise ImportRefusedError(verified.problems.lines())
+        raise ImportRefusedError(verified.problems.lines(), verified.problems.count)
+    if not verified.count:
+        # Most likely a failed export upstream in a pipe: an empty log is worth nothing to import.
+        raise ImportRefusedError(["the input holds no events: nothing to import"])
     if upgrade:
         await migrate.upgrade(engine)
     source.seek(0)
@@ -164,17 +168,19 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
         await _refuse_unless_empty(conn)
         replay = await _write(conn, source)
         registry = replay.fold.freeze()
-        await projections.replace_all(conn, registry, replay.last_position)
+        await projections.replace_all(conn, registry, replay.last_position, replay.last_occurred_at)
         if not is_sqlite(engine) and replay.last_position:
             # Positions were given, not drawn: move the identity past them for later appends.
             await conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('events', 'position'), :last)"),
                                {"last": replay.last_position})
+            # Wake the live feeds of any running instance, as an append would.
+            await projections.save_checkpoint(conn, replay.last_position, registry.list_version, notify=True)
     return ImportReport(replay.count, len(replay.versions), len(registry.order), registry.list_version,
                         replay.last_position)
 
 
 async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
-    replay = LogVerifier(Problems())
+    replay = LogVerifier()
     rows: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     for where, entry in _entries(source):
