@@ -109,7 +109,10 @@ def rebuild_projections() -> None:
     from events.rebuild import rebuild
 
     config = _config()
-    report = asyncio.run(with_engine(config, rebuild))
+    try:
+        report = asyncio.run(with_engine(config, rebuild))
+    except Exception as error:  # a one-line reason, not a traceback, for operators
+        raise _failed("rebuild-projections", error) from None
     typer.echo(f"mailreg: replayed {report.events} events into {report.servers} servers "
                f"(list version {report.list_version}) in {report.seconds:.2f}s")
 

@@ -144,12 +144,14 @@ def from_fields(values: dict[str, Scalar]) -> Settings:
 
     def text(key: str) -> str:
         value = values[key]
-        assert isinstance(value, str)
+        if not isinstance(value, str):
+            raise TypeError(f"{key} must be a string")
         return value
 
     def number(key: str) -> int:
         value = values[key]
-        assert isinstance(value, int)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{key} must be an integer")
         return value
 
     def name(key: str) -> str:
