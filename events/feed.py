@@ -101,9 +101,8 @@ class EventFeed:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks.clear()
 
     def wake(self) -> None:
@@ -120,8 +119,11 @@ class EventFeed:
 
     async def _follow(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the wait completes, and stop() hangs.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.pump()
@@ -162,7 +164,8 @@ class EventFeed:
                 self._wake.set()  # catch up with whatever was committed while we were away
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), 5)
+                        async with asyncio.timeout(5):
+                            await lost.wait()
                     if not lost.is_set():
                         await connection.execute("SELECT 1", timeout=5)
             except asyncio.CancelledError:
