@@ -77,7 +77,10 @@ class GraphQLApp(GraphQL[Context, None]):
         key = await self._read_key(request)
         if key is None:
             return await super().run(request, context, root_value)
-        snapshot = await self.services.registry.current()
+        try:
+            snapshot = await self.services.registry.current()
+        except Exception:  # e.g. the database is away: let GraphQL answer with its masked error
+            return await super().run(request, context, root_value)
         request.state.snapshot = snapshot
         body = self.cache.get(snapshot.position, key)
         if body is not None:

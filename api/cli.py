@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -48,6 +49,13 @@ def serve() -> None:
             # uvicorn would close websockets with 1012; clients should see 1001 (going away).
             await application.state.graphql.close_websockets()
             await super().shutdown(sockets)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn re-raises the signal after a graceful shutdown; a SIGTERM
+            # that was handled in full is a normal end, so the exit status is 0.
+            if sig == signal.SIGTERM:
+                self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
 
     server = Server(uvicorn.Config(
         application, host=config.host, port=config.port, log_level="info", access_log=False,

@@ -33,10 +33,21 @@ def unexpected(error: GraphQLError) -> bool:
 
 
 def database_unavailable(error: BaseException | None) -> bool:
-    """Lost or refused connections and timeouts, as opposed to bugs."""
-    return isinstance(error, (OperationalError, InterfaceError, SATimeoutError, OSError, TimeoutError)) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
+    """Lost or refused connections, a server starting up or shutting down, and
+    timeouts, as opposed to bugs."""
+    if isinstance(error, (OperationalError, InterfaceError, SATimeoutError, OSError, TimeoutError)):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    seen = 0
+    while error is not None and seen < 5:
+        # SQLSTATE classes 08 (connection exception) and 57 (operator intervention,
+        # e.g. "the database system is shutting down").
+        if str(getattr(error, "sqlstate", "") or "")[:2] in ("08", "57"):
+            return True
+        error = error.__cause__ or getattr(error, "orig", None)
+        seen += 1
+    return False
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -28,14 +28,14 @@ def _overflow_error(last: int) -> GraphQLError:
     )
 
 
-async def _events(info: Info[Context, Any], feed: EventFeed, after: int | None) -> AsyncGenerator[DomainEvent, None]:
+async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> AsyncGenerator[DomainEvent, None]:
     websocket = info.context.request
 
     async def close() -> None:
         await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
 
     engine = info.context.services.engine
-    last = feed.position if after is None else after
+    last = after
     subscriber = None
     active = info.context.services.metrics.subscriptions.labels("mailServerEvents")
     active.inc()
@@ -92,12 +92,16 @@ class Subscription:
         self, info: Info[Context, Any], after: str | None = None
     ) -> AsyncIterator[DomainEvent]:
         admin(info)
-        start = None
-        if after is not None:
-            start = parse_cursor(after)
-            async with info.context.services.engine.connect() as conn:
-                if start is None or not await store.exists(conn, start):
+        async with info.context.services.engine.connect() as conn:
+            if after is None:
+                # "From now on" means after the newest committed event, which the
+                # feed may not have fanned out yet.
+                start = await store.last_position(conn)
+            else:
+                parsed = parse_cursor(after)
+                if parsed is None or not await store.exists(conn, parsed):
                     raise bad_user_input(f"Unknown position {after!r}.")
+                start = parsed
         return _events(info, info.context.services.feed, start)
 
     @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
