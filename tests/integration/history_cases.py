@@ -72,6 +72,15 @@ class HistoryCases:
         for position in sample:
             assert await history.registry_at(str(position)) == played.states[position], position
 
+    @pytest.mark.parametrize("every", [1, 7, 50])
+    async def test_the_list_at_every_position_is_the_same_when_folded_from_snapshots(
+        self, played: Played, every: int
+    ) -> None:
+        history = History(played.engine, snapshot_every=every)
+        # Ask from the newest position down, so later lookups start at inner snapshots.
+        for position in sorted(played.states, reverse=True):
+            assert await history.registry_at(str(position)) == played.states[position], position
+
     async def test_a_position_that_holds_no_event_has_no_list(self, played: Played) -> None:
         async with write_transaction(played.engine) as conn:
             (phantom,) = await store.append(conn, "phantom", 0, [server_added("phantom")], metadata())
