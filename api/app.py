@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import TokenVerifier
-from api.cache import Key, ResponseCache, cache_key
+from api.cache import ResponseCache, cache_key, operation_of
 from api.config import Config
 from api.context import Context
 from api.errors import language
@@ -41,8 +42,36 @@ from events.history import History
 from events.registry import MailServerRegistry
 from events.store import RecordedEvent
 
+log = logging.getLogger("mailreg.graphql")
+
 TOKEN_EXPIRED = 4403
 GOING_AWAY = 1001
+
+
+async def _body(request: Request) -> dict[str, Any] | None:
+    """The GraphQL request of a POST (already checked as a JSON object) or a GET."""
+    if request.method == "POST":
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+    if request.method == "GET" and "query" in request.query_params:
+        query: dict[str, Any] = dict(request.query_params)
+        try:
+            query["variables"] = json.loads(query.get("variables") or "{}")
+        except ValueError:
+            return None
+        return query
+    return None
+
+
+def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"errors": [{"message": message}]}, status_code=status, headers=headers)
+
+
+def _clean(response: Response) -> bool:
+    return response.status_code == 200 and b'"errors"' not in response.body
 
 
 def _has_path(result: ExecutionResult) -> bool:
@@ -73,43 +102,47 @@ class GraphQLApp(GraphQL[Context, None]):
             self.websockets.discard(request)
 
     async def _cached(self, request: Request, context: Any, root_value: Any) -> Any:
-        """Serve a repeated read from the response cache; see api/cache.py."""
-        key = await self._read_key(request)
-        if key is None:
+        """Refuse what only GraphQL over websockets may do, and serve a repeated
+        read from the response cache (see api/cache.py)."""
+        body = await _body(request)
+        operation = operation_of(body) if body is not None else None
+        if operation is not None and operation.kind == "subscription":
+            return _refusal(400, "Subscriptions are served over websockets (graphql-transport-ws) at /graphql.")
+        if operation is not None and operation.kind == "mutation" and request.method == "GET":
+            return _refusal(405, "Mutations must be sent with POST.", {"allow": "POST"})
+        if body is None or operation is None or operation.kind != "query":
             return await super().run(request, context, root_value)
+        principal = self.services.verifier.principal(request.headers.get("authorization"))
+        role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
+        media = GRAPHQL_RESPONSE if accepts_graphql_response(request.headers.get("accept")) else "application/json"
+        key = cache_key(body, role=role, lang=language(request.headers.get("accept-language")), media=media)
+        if not self.cache.is_known(key):
+            response = await super().run(request, context, root_value)
+            if _clean(response):
+                self.cache.learn(key)
+            return response
+        started = time.perf_counter()
         try:
             snapshot = await self.services.registry.current()
         except Exception:  # e.g. the database is away: let GraphQL answer with its masked error
             return await super().run(request, context, root_value)
         request.state.snapshot = snapshot
-        body = self.cache.get(snapshot.position, key)
-        if body is not None:
-            return Response(body, media_type=key[-1])
-        response = await super().run(request, context, root_value)
-        if response.status_code == 200 and b'"errors"' not in response.body:
-            self.cache.put(snapshot.position, key, bytes(response.body))
-        return response
-
-    async def _read_key(self, request: Request) -> Key | None:
-        if request.method == "POST":
-            try:
-                body = await request.json()
-            except ValueError:
-                return None
-        elif request.method == "GET" and "query" in request.query_params:
-            body = dict(request.query_params)
-            try:
-                body["variables"] = json.loads(body.get("variables") or "{}")
-            except ValueError:
-                return None
-        else:
-            return None
-        if not isinstance(body, dict):
-            return None
-        principal = self.services.verifier.principal(request.headers.get("authorization"))
-        role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
-        media = GRAPHQL_RESPONSE if accepts_graphql_response(request.headers.get("accept")) else "application/json"
-        return cache_key(body, role=role, lang=language(request.headers.get("accept-language")), media=media)
+        cached = self.cache.get(snapshot.position, key)
+        if cached is None:
+            response = await super().run(request, context, root_value)
+            if _clean(response):
+                self.cache.put(snapshot.position, key, bytes(response.body))
+            return response
+        label = ",".join(operation.root_fields)
+        elapsed = time.perf_counter() - started
+        self.services.metrics.requests.labels(label, "ok").inc()
+        self.services.metrics.latency.labels(label).observe(elapsed)
+        log.info("graphql %s ok (cached)", label, extra={
+            "request_id": request.scope.get("state", {}).get("request_id"),
+            "actor": principal.subject if principal else None, "operation": label, "outcome": "ok",
+            "duration_ms": round(elapsed * 1000, 2),
+        })
+        return Response(cached, media_type=f"{media}; charset=utf-8")
 
     async def close_websockets(self) -> None:
         """Say goodbye (1001) to every websocket, e.g. before shutting down."""
@@ -161,9 +194,11 @@ class GraphQLApp(GraphQL[Context, None]):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
         if getattr(sub_response, "graphql_response_media", False):
-            response.headers["content-type"] = GRAPHQL_RESPONSE
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
             if isinstance(response_data, dict) and "data" not in response_data:
                 response.status_code = 400
+        else:
+            response.headers["content-type"] = "application/json; charset=utf-8"
         return response
 
 

@@ -5,54 +5,86 @@ class and language, and the log's position: the checkpoint moves with every
 committed event, on every instance. So an answer cached under position P is
 served only while the database still says P, and the cache is dropped as soon
 as it says anything else: never stale, and GraphQL field resolution (the
-expensive part of a read) runs once per document and position."""
+expensive part of a read) runs once per document and position.
+
+Only documents that have already run cleanly once are looked up, so a request
+that the limits refuse costs no database round trip."""
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 
+MAX_TOKENS = 5000
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
+MAX_CACHED_DOCUMENT = 64 * 1024
+MAX_KNOWN = 1024
 
 Key = tuple[str, ...]
 
 
-@lru_cache(maxsize=1024)
-def is_query(document: str, operation_name: str | None) -> bool:
-    """True when the operation that would run is a query (never a mutation)."""
+@dataclass(frozen=True, slots=True)
+class Operation:
+    kind: str  # "query", "mutation" or "subscription"
+    root_fields: tuple[str, ...]
+
+
+def _operation(document: str, operation_name: str | None) -> Operation | None:
     try:
-        parsed = parse(document)
+        # The token limit applies here too: this parse runs before GraphQL's own.
+        parsed = parse(document, max_tokens=MAX_TOKENS, no_location=True)
     except GraphQLError:
-        return False
+        return None
     operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
-    return len(operations) == 1 and operations[0].operation is OperationType.QUERY
+    if len(operations) != 1:
+        return None
+    fields = sorted({s.name.value for s in operations[0].selection_set.selections if isinstance(s, FieldNode)})
+    return Operation(operations[0].operation.value, tuple(fields))
 
 
-def cache_key(body: dict[str, Any], *, role: str, lang: str, media: str) -> Key | None:
+_cached_operation = lru_cache(maxsize=512)(_operation)
+
+
+def operation_of(body: dict[str, Any]) -> Operation | None:
+    """What the request's document would run, or None when that is unclear."""
     document = body.get("query")
     operation_name = body.get("operationName")
     if not isinstance(document, str) or not (operation_name is None or isinstance(operation_name, str)):
         return None
-    if not is_query(document, operation_name):
-        return None
+    if len(document) > MAX_CACHED_DOCUMENT:
+        return _operation(document, operation_name)
+    return _cached_operation(document, operation_name)
+
+
+def cache_key(body: dict[str, Any], *, role: str, lang: str, media: str) -> Key:
     variables = json.dumps(body.get("variables") or {}, sort_keys=True, separators=(",", ":"))
-    return (document, variables, operation_name or "", role, lang, media)
+    return (str(body.get("query")), variables, str(body.get("operationName") or ""), role, lang, media)
 
 
 class ResponseCache:
     def __init__(self) -> None:
         self.position = -1
         self.entries: OrderedDict[Key, bytes] = OrderedDict()
+        self.known: OrderedDict[Key, None] = OrderedDict()
         self.size = 0
-        self.hits = 0
-        self.misses = 0
+
+    def is_known(self, key: Key) -> bool:
+        """Has this exact request run cleanly before?"""
+        return key in self.known
+
+    def learn(self, key: Key) -> None:
+        self.known[key] = None
+        self.known.move_to_end(key)
+        if len(self.known) > MAX_KNOWN:
+            self.known.popitem(last=False)
 
     def _at(self, position: int) -> bool:
         if position > self.position:
@@ -63,10 +95,7 @@ class ResponseCache:
 
     def get(self, position: int, key: Key) -> bytes | None:
         body = self.entries.get(key) if self._at(position) else None
-        if body is None:
-            self.misses += 1
-        else:
-            self.hits += 1
+        if body is not None:
             self.entries.move_to_end(key)
         return body
 

@@ -31,6 +31,7 @@ def serve() -> None:
 
     from api.app import create_app
     from api.logs import configure as configure_logging
+    from api.logs import uvicorn_log_config
     from api.setup import prepare
 
     config = _config()
@@ -59,7 +60,7 @@ def serve() -> None:
 
     server = Server(uvicorn.Config(
         application, host=config.host, port=config.port, log_level="info", access_log=False,
-        timeout_graceful_shutdown=7, lifespan="on", log_config=None if config.log_format == "json" else LOGGING_CONFIG,
+        timeout_graceful_shutdown=7, lifespan="on", log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
     ))
     server.run()
 

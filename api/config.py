@@ -68,7 +68,10 @@ class Config:
         if self.jwt_secret is not None:
             return self.jwt_secret, False
         if self.secret_file.exists():
-            return self.secret_file.read_text().strip(), False
+            kept = self.secret_file.read_text().strip()
+            if len(kept.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(f"the secret in {self.secret_file} is shorter than {MIN_SECRET_BYTES} bytes")
+            return kept, False
         if not create:
             raise ConfigError("no MAILREG_JWT_SECRET and no generated secret yet: run `mailreg serve` once")
         self.data_dir.mkdir(parents=True, exist_ok=True)

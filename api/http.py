@@ -14,17 +14,23 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 def accepts_graphql_response(accept: str | None) -> bool:
-    """True when the client lists application/graphql-response+json with q > 0."""
-    for part in (accept or "").split(","):
+    """Whether to answer with application/graphql-response+json: when the client
+    ranks it at least as high as application/json, or sends no Accept at all
+    (GraphQL over HTTP, after its 2025 watershed)."""
+    if accept is None or not accept.strip():
+        return True
+    ranks = {GRAPHQL_RESPONSE: -1.0, "application/json": -1.0}
+    for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
-        if media.lower() != GRAPHQL_RESPONSE:
+        media = media.lower()
+        if media not in ranks:
             continue
         q = next((p[2:] for p in params if p.startswith("q=")), "1")
         try:
-            return float(q) > 0
+            ranks[media] = max(ranks[media], float(q))
         except ValueError:
-            return False
-    return False
+            continue
+    return ranks[GRAPHQL_RESPONSE] > 0 and ranks[GRAPHQL_RESPONSE] >= ranks["application/json"]
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:

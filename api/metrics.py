@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-from graphql import FieldNode, get_operation_ast
+from graphql import FieldNode, GraphQLError, get_operation_ast
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -86,16 +86,20 @@ class OperationObserver(SchemaExtension):
 
 
 def _operation_label(ctx: ExecutionContext) -> str:
-    """The root fields of a valid document (bounded by the schema), else 'invalid'."""
-    if ctx.pre_execution_errors or ctx.graphql_document is None:
+    """The operation's root fields that the schema knows (so the label set stays
+    bounded), or 'invalid' for a document that names none."""
+    if ctx.graphql_document is None:
         return "invalid"
     try:
         operation = get_operation_ast(ctx.graphql_document, ctx.operation_name)
-    except Exception:
+    except GraphQLError:
         return "invalid"
     if operation is None:
         return "invalid"
+    root = ctx.schema._schema.get_root_type(operation.operation)
+    known = root.fields if root is not None else {}
     names = sorted({
-        s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
+        s.name.value for s in operation.selection_set.selections
+        if isinstance(s, FieldNode) and s.name.value in known
     })
-    return ",".join(names)[:200] or "invalid"
+    return ",".join(names) or "invalid"

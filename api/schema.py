@@ -8,11 +8,12 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.types import ExecutionContext
 
 from api.event_types import EVENT_TYPES
 from api.history import HistoryQueries
+from api.limits import DepthLimit
 from api.metrics import OperationObserver
 from api.mutations import Mutation
 from api.queries import ServerQueries
@@ -74,7 +75,8 @@ class MailregSchema(strawberry.Schema):
         request_id = getattr(execution_context.context, "request_id", "") if execution_context else ""
         for error in errors:
             if unexpected(error):
-                log.error("unexpected error in request %s", request_id, exc_info=error.original_error)
+                log.error("unexpected error in request %s", request_id, exc_info=error.original_error,
+                          extra={"request_id": request_id})
 
 
 schema = MailregSchema(
@@ -83,7 +85,7 @@ schema = MailregSchema(
     subscription=Subscription,
     types=EVENT_TYPES,
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=20),
+        lambda: AddValidationRules([DepthLimit]),
         lambda: MaxAliasesLimiter(max_alias_count=50),
         lambda: MaxTokensLimiter(max_token_count=5000),
         MaskUnexpectedErrors,

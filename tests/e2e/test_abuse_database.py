@@ -41,12 +41,6 @@ QUERY_LIMITS: dict[str, Any] = {
     "tokens (query)": lambda: {"body": {"query": tokens(5001)}},
 }
 
-CACHE_FIRST = pytest.mark.xfail(strict=True, reason=(
-    "api/app.py GraphQLApp._cached runs services.registry.current() (SELECT ... FROM projection_state) "
-    "for every query-shaped document before strawberry parses and validates it, so a request the "
-    "depth/alias/token limits refuse still costs a database round trip (anonymous callers included)"))
-
-
 @pytest.fixture(scope="module")
 async def quiet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
     async with pg_database() as url, in_process(url, tmp_path_factory.mktemp("quiet"), quiet=True) as harness:
@@ -55,7 +49,7 @@ async def quiet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harne
 
 @pytest.mark.parametrize("kind", [
     *CHEAP_TO_REFUSE,
-    *(pytest.param(kind, marks=CACHE_FIRST) for kind in QUERY_LIMITS),
+    *QUERY_LIMITS,
 ])
 async def test_a_refused_request_runs_no_sql_at_all(quiet: Harness, kind: str):
     request = {**CHEAP_TO_REFUSE, **QUERY_LIMITS}[kind]()

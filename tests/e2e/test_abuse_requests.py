@@ -111,10 +111,6 @@ async def test_mutations_over_get_are_refused(site: Harness):
                 assert response.status_code in (400, 405), response.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GraphQL over HTTP (GET section): 'the server MUST respond with error status code 405 (Method Not "
-    "Allowed)' for a mutation over GET; strawberry's view (used as is by api/app.py) answers 400 "
-    "text/plain 'mutations are not allowed when using GET'"))
 async def test_a_mutation_over_get_gets_405(site: Harness):
     response = await site.http.get("/graphql", params={"query": f"mutation {{ {add(fresh())} }}"},
                                    headers={"Authorization": f"Bearer {ADMIN}", "Accept": "application/json"})

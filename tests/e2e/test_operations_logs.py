@@ -74,11 +74,6 @@ async def test_json_logs_carry_request_id_actor_operation_outcome_duration_and_n
         assert secret not in text, f"{secret[:12]}... leaked into the log"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/cli.py serve passes log_config=None to uvicorn when MAILREG_LOG_FORMAT=json, so uvicorn's own "
-    "loggers have no handler and fall back to Python's last-resort handler: their warnings and errors, "
-    "e.g. 'Invalid HTTP request received.' or 'Exception in ASGI application' with a traceback, are "
-    "printed as plain text lines"))
 async def test_every_output_line_is_json_even_for_uvicorns_own_warnings(fleet: Fleet):  # noqa: F811
     server = fleet.shared
     start = len(server.output)

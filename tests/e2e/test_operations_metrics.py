@@ -103,11 +103,6 @@ async def test_metric_values_move_when_you_act(site: Harness):
     assert moved("mailreg_user_errors_total", code="OUT_OF_RANGE") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/metrics.py _operation_label returns 'invalid' whenever ctx.pre_execution_errors is set, and "
-    "strawberry (schema.py _handle_execution_result) also sets it to the *execution* errors: a valid "
-    "operation refused with FORBIDDEN/UNAUTHENTICATED or failing with a field error is counted (and "
-    "logged) under operation=\"invalid\" instead of its root field"))
 async def test_refused_operations_are_counted_under_their_own_name(site: Harness):
     before = await scrape(site.http)
     await site.gql("{ mailServers { totalCount } }", bearer=NON_ADMIN_TOKENS["no roles"])
@@ -119,11 +114,6 @@ async def test_refused_operations_are_counted_under_their_own_name(site: Harness
             before, "mailreg_graphql_requests_total", **labels) == 1, outcome
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/app.py GraphQLApp._cached answers a repeated read from the response cache without running "
-    "strawberry, so OperationObserver (api/metrics.py) never sees it: mailreg_graphql_requests_total and "
-    "the duration histogram count only the first of N identical reads per log position, and those reads "
-    "leave no actor/operation/outcome log line"))
 async def test_every_read_is_counted_even_when_served_from_the_cache(site: Harness):
     query = f"query Q{uuid.uuid4().hex} {{ mailServerChoices {{ id }} }}"
     before = await scrape(site.http)

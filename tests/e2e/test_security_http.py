@@ -92,29 +92,16 @@ async def test_graphql_response_json_refused_with_q_0_means_application_json(sit
     assert (response.status_code, media(response)) == (200, "application/json"), response.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GraphQL over HTTP, Body: the server 'MUST respect the given Accept header and attempt to encode the "
-    "response in the highest priority media type listed'; api/http.py accepts_graphql_response() returns "
-    "True whenever application/graphql-response+json has q > 0, ignoring the q of application/json, so "
-    "'application/json, application/graphql-response+json;q=0.1' gets graphql-response+json and a 400"))
 async def test_the_highest_priority_media_type_wins(site: Harness):
     response = await ask(site, REQUEST_ERRORS["parse"], f"application/json, {GRAPHQL_RESPONSE};q=0.1")
     assert (response.status_code, media(response)) == (200, "application/json"), response.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GraphQL over HTTP, Legacy watershed: since 2025-01-01, a request without an Accept header SHOULD be "
-    "treated as Accept: application/graphql-response+json (the contract takes the SHOULDs); api/http.py "
-    "accepts_graphql_response(None) is False, so such a client gets application/json and a 200"))
 async def test_a_request_without_accept_is_answered_as_graphql_response_json(site: Harness):
     response = await ask(site, REQUEST_ERRORS["parse"], None)
     assert (response.status_code, media(response)) == (400, GRAPHQL_RESPONSE), response.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GraphQL over HTTP, Body: the server 'SHOULD indicate the encoding (e.g. application/graphql-response+json; "
-    "charset=utf-8)'; api/app.py create_response sets the bare media type (and application/json answers "
-    "carry no charset either)"))
 async def test_the_response_declares_utf_8(site: Harness):
     for accept in (GRAPHQL_RESPONSE, "application/json"):
         response = await ask(site, {"query": "{ __typename }"}, accept)

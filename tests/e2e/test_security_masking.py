@@ -95,10 +95,6 @@ async def test_an_unexpected_error_in_a_query_is_masked(broken: LiveServer):
     assert detail_logged(broken, request_id)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/schema.py MailregSchema.process_errors logs 'unexpected error in request <id>' with the id only "
-    "inside the message text: the JSON line has no request_id field, so the detail cannot be joined to "
-    "the request's other log lines by field"))
 async def test_the_logged_detail_carries_the_request_id_field(broken: LiveServer):
     request_id = f"mask-{uuid.uuid4().hex}"
     async with httpx.AsyncClient(base_url=broken.url, timeout=10) as http:

@@ -212,13 +212,6 @@ async def test_an_admin_token_may_subscribe_to_every_subscription(fleet: Fleet):
         assert not any(m["type"] == "error" for m in messages), messages
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A subscription POSTed (or sent by GET) to /graphql as plain HTTP is executed by strawberry's "
-    "execute() path, which never calls the subscription resolver: the caller, with no token at all, "
-    "gets HTTP 200 with INTERNAL_SERVER_ERROR ('Cannot return null for non-nullable field "
-    "Subscription.mailServerEvents') and an ERROR traceback is logged for each such request. "
-    "api/app.py should refuse subscription operations over HTTP as a request error (e.g. 400/405), "
-    "or at least answer UNAUTHENTICATED/FORBIDDEN"))
 @pytest.mark.parametrize("field", list(root_fields("subscription")))
 async def test_a_subscription_over_plain_http_is_refused_as_a_client_error(site: Harness, field: str):
     query = root_fields("subscription")[field]

@@ -75,10 +75,6 @@ async def test_serve_refuses_an_hs256_secret_shorter_than_32_bytes(tmp_path: Pat
     assert "Traceback" not in output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Only MAILREG_JWT_SECRET is length-checked (api/config.py Config.from_env); a secret kept in the "
-    "data folder (data/jwt-secret, read by Config.secret) is used whatever its length: `mailreg serve` "
-    "starts (checked by hand) and signs/accepts HS256 tokens with a 9-byte secret"))
 async def test_serve_refuses_a_short_secret_kept_in_the_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     (tmp_path / "jwt-secret").write_text("too-short")
     monkeypatch.delenv("MAILREG_JWT_SECRET", raising=False)

@@ -1,0 +1,61 @@
+"""Abuse limits that run as GraphQL validation, before any resolver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+
+MAX_DEPTH = 20
+
+
+def _depth(
+    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]
+) -> int:
+    if selection_set is None:
+        return 0
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            # Introspection fields count like any other: __type { ofType { ofType ... } } nests too.
+            deepest = max(deepest, 1 + _depth(selection.selection_set, fragments, seen))
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, _depth(selection.selection_set, fragments, seen))
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in seen:  # cycles are another rule's error
+                deepest = max(deepest, _depth(fragment.selection_set, fragments, seen | {name}))
+    return deepest
+
+
+class DepthLimit(ValidationRule):
+    """Operations may nest at most MAX_DEPTH fields deep, fragments followed."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        document = context.document
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                # Counted as graphql-depth-limit does: root fields are at depth 0.
+                depth = _depth(definition.selection_set, fragments, frozenset()) - 1
+                if depth > MAX_DEPTH:
+                    name = definition.name.value if definition.name else "anonymous"
+                    context.report_error(GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}.", definition,
+                        extensions={"code": "QUERY_TOO_DEEP"},
+                    ))
+
+    def enter(self, *_args: Any) -> None:
+        return None
