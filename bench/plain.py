@@ -1,0 +1,138 @@
+"""The ceiling of the HTTP reads: plain Starlette endpoints that return the
+same JSON as the GraphQL queries, from the same read model, without GraphQL.
+
+Each request does what the GraphQL path does apart from GraphQL itself: read
+and parse the JSON body, verify the bearer token (and the admin role for the
+list), ask MailServerRegistry.current() for the list (one checkpoint query,
+then the cached snapshot, exactly as the resolvers do), build the response
+dict and encode it as Strawberry does (json.dumps, compact separators).
+
+Run as `python -m bench.plain`, configured by the same MAILREG_* environment
+as `mailreg serve`, served by uvicorn with the same options."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from api.app import build_verifier
+from api.auth import InvalidTokenError, Principal, TokenVerifier, bearer
+from api.config import Config
+from domain.model import Server
+from domain.state import Registry
+from events.database import create_engine
+from events.registry import MailServerRegistry
+
+MAIL_SERVERS_QUERY = (
+    "{ mailServers { version totalCount items { id code name position version oauthProvider createdAt updatedAt "
+    "outgoing { host port encryption authMethod credentials timeoutSeconds } "
+    "incoming { protocol host port useTls useApop timeoutSeconds } } } }"
+)
+CHOICES_QUERY = "{ mailServerChoices { id code name } }"
+
+
+def server_json(server: Server, position: int) -> dict[str, Any]:
+    """A server in the field order of MAIL_SERVERS_QUERY."""
+    settings, out, inc = server.settings, server.settings.outgoing, server.settings.incoming
+    return {
+        "id": server.id,
+        "code": settings.code,
+        "name": settings.name,
+        "position": position,
+        "version": server.version,
+        "oauthProvider": settings.oauth_provider.value if settings.oauth_provider else None,
+        "createdAt": server.created_at.isoformat(),
+        "updatedAt": server.updated_at.isoformat(),
+        "outgoing": {
+            "host": out.host, "port": out.port, "encryption": out.encryption.value,
+            "authMethod": out.auth_method.value, "credentials": out.credentials.value if out.credentials else None,
+            "timeoutSeconds": out.timeout_seconds,
+        },
+        "incoming": {
+            "protocol": inc.protocol.value, "host": inc.host, "port": inc.port, "useTls": inc.use_tls,
+            "useApop": inc.use_apop, "timeoutSeconds": inc.timeout_seconds,
+        },
+    }
+
+
+def mail_servers_json(registry: Registry) -> dict[str, Any]:
+    items = [server_json(s, i) for i, s in enumerate(registry.ordered(), start=1)]
+    return {"data": {"mailServers": {"version": registry.list_version, "totalCount": len(items), "items": items}}}
+
+
+def choices_json(registry: Registry) -> dict[str, Any]:
+    return {"data": {"mailServerChoices": [{"id": s.id, "code": s.code, "name": s.name} for s in registry.ordered()]}}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def create_plain_app(config: Config) -> Starlette:
+    engine = create_engine(config.database_url)
+    registry = MailServerRegistry(engine)
+    verifier: TokenVerifier = build_verifier(config)
+
+    async def principal(request: Request) -> Principal | None:
+        json.loads(await request.body())
+        token = bearer(request.headers.get("authorization"))
+        if token is None:
+            return None
+        try:
+            return verifier.verify(token)
+        except InvalidTokenError:
+            return None
+
+    async def mail_servers(request: Request) -> Response:
+        who = await principal(request)
+        if who is None or not who.is_admin:
+            return _json({"errors": [{"message": "forbidden"}]}, 403)
+        return _json(mail_servers_json((await registry.current()).registry))
+
+    async def mail_server_choices(request: Request) -> Response:
+        if await principal(request) is None:
+            return _json({"errors": [{"message": "unauthenticated"}]}, 401)
+        return _json(choices_json((await registry.current()).registry))
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Starlette(
+        routes=[
+            Route("/plain/mailServers", mail_servers, methods=["POST"]),
+            Route("/plain/mailServerChoices", mail_server_choices, methods=["POST"]),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def uvicorn_options(config: Config) -> dict[str, Any]:
+    """The options `mailreg serve` passes to uvicorn.run (api/cli.py)."""
+    return {"host": config.host, "port": config.port, "log_level": "info", "timeout_graceful_shutdown": 8,
+            "lifespan": "on"}
+
+
+def main() -> None:
+    import uvicorn
+
+    config = Config.from_env()
+    uvicorn.run(create_plain_app(config), **uvicorn_options(config))
+
+
+if __name__ == "__main__":
+    main()
