@@ -8,7 +8,14 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from api.event_types import EVENT_TYPES
@@ -88,6 +95,9 @@ schema = MailregSchema(
         lambda: AddValidationRules([DepthLimit]),
         lambda: MaxAliasesLimiter(max_alias_count=50),
         lambda: MaxTokensLimiter(max_token_count=5000),
+        # Parsing and validating the same document again costs more than running it.
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
         OperationObserver,
     ],
