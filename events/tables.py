@@ -29,6 +29,7 @@ events = sa.Table(
     sa.Index("ix_events_type_position", "type", "position"),
     sa.Index("ix_events_actor_position", "actor", "position"),
     sa.Index("ix_events_occurred_at", "occurred_at"),
+    sa.Index("ix_events_stream_position", "stream_id", "position"),
     sqlite_autoincrement=True,
 )
 
