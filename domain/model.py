@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from domain.values import (
     DEFAULT_TIMEOUT,
@@ -188,9 +189,31 @@ def diff(before: Settings, after: Settings) -> tuple[tuple[str, Scalar, Scalar],
     return tuple((key, old[key], new[key]) for key in old if old[key] != new[key])
 
 
+_ENUMS: dict[str, type[StrEnum]] = {
+    "oauthProvider": OAuthProvider, "outgoing.encryption": SmtpEncryption,
+    "outgoing.authMethod": SmtpAuthMethod, "outgoing.credentials": SmtpCredentials,
+    "incoming.protocol": ReceiveProtocol,
+}
+_ATTRIBUTES = {
+    "oauthProvider": "oauth_provider", "authMethod": "auth_method", "timeoutSeconds": "timeout_seconds",
+    "useTls": "use_tls", "useApop": "use_apop",
+}
+
+
 def apply_changes(settings: Settings, changes: tuple[tuple[str, Scalar, Scalar], ...]) -> Settings:
-    values = fields(settings)
+    """Settings with the API-named changes applied. Replays run this for every
+    ServerChanged, so it touches only the parts that change."""
+    top: dict[str, object] = {}
+    parts: dict[str, dict[str, object]] = {}
     for key, _before, after in changes:
-        values[key] = after
-    return from_fields(values)
+        enum = _ENUMS.get(key)
+        value = enum(str(after)) if enum is not None and after is not None else after
+        head, _, tail = key.partition(".")
+        if tail:
+            parts.setdefault(head, {})[_ATTRIBUTES.get(tail, tail)] = value
+        else:
+            top[_ATTRIBUTES.get(head, head)] = value
+    for part, values in parts.items():
+        top[part] = replace(getattr(settings, part), **values)
+    return replace(settings, **top)  # type: ignore[arg-type]
 
