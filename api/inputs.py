@@ -97,16 +97,8 @@ class AddMailServerInput:
 
 
 @strawberry.input
-class OutgoingServerChangeInput:
-    host: str | None = strawberry.UNSET
-    port: int | None = strawberry.UNSET
-    encryption: SmtpEncryption | None = strawberry.UNSET
-    auth_method: SmtpAuthMethod | None = strawberry.UNSET
-    credentials: SmtpCredentials | None = strawberry.UNSET
-    timeout_seconds: int | None = strawberry.UNSET
-
-    def to_command(self) -> commands.OutgoingInput:
-        return OutgoingServerInput.to_command(self)  # type: ignore[arg-type]
+class OutgoingServerChangeInput(OutgoingServerInput):
+    """The same fields as when adding; a separate type because the contract names it."""
 
 
 @strawberry.input
