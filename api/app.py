@@ -202,14 +202,6 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
 
-async def _quietly(work: Any) -> None:
-    """Background work whose failure (say, no database yet) must not stop the app."""
-    try:
-        await work
-    except Exception:
-        log.warning("background work failed", exc_info=True)
-
-
 def build_verifier(config: Config) -> TokenVerifier:
     secret, _ = config.secret(create=False)
     return TokenVerifier.configured(
@@ -259,14 +251,11 @@ def create_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await feed.start()
-        warming = asyncio.create_task(_quietly(services.history.warm()), name="history-warm")
         try:
             yield
         finally:
-            warming.cancel()
             await graphql.close_websockets()
             await feed.stop()
-            await asyncio.wait({warming}, timeout=2)
             await engine.dispose()
 
     app = Starlette(

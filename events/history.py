@@ -22,7 +22,6 @@ from events.serialization import utc
 from events.tables import events
 
 BATCH = 5000
-WARM_BATCH = 500  # small, so that warming never holds the event loop for long
 SNAPSHOT_EVERY = 1000
 MAX_SNAPSHOTS = 2000
 MAX_POSITION = 2**63 - 1
@@ -76,21 +75,13 @@ class History:
             fold.apply(entry.event, entry.meta)
         return fold.freeze()
 
-    async def warm(self) -> None:
-        """Build the snapshots up to the log's end now (the app runs this in the
-        background at start), so the first point-in-time request need not."""
-        async with self.engine.connect() as conn:
-            end = await store.last_position(conn)
-            async with self._extending:
-                await self._extend(conn, end, batch_size=WARM_BATCH)
-
-    async def _extend(self, conn: AsyncConnection, position: int, batch_size: int = BATCH) -> None:
+    async def _extend(self, conn: AsyncConnection, position: int) -> None:
         """Fold forward from the newest snapshot, keeping one every snapshot_every events."""
         after = self._positions[-1]
         fold = Fold(self._registries[-1])
         since = 0
         while after < position:
-            batch = await store.read(conn, after=after, limit=batch_size, until=position)
+            batch = await store.read(conn, after=after, limit=BATCH, until=position)
             if not batch:
                 return
             for entry in batch:
