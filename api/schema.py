@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from strawberry.extensions import (
@@ -86,14 +86,19 @@ class MailregSchema(strawberry.Schema):
                           extra={"request_id": request_id})
 
 
+# Built once: the validation cache keys on the rule classes, and strawberry's
+# limiter makes a new class per instance.
+VALIDATION_RULES: list[type[ASTValidationRule]] = [
+    DepthLimit, *MaxAliasesLimiter(max_alias_count=50).validation_rules
+]
+
 schema = MailregSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     types=EVENT_TYPES,
     extensions=[
-        lambda: AddValidationRules([DepthLimit]),
-        lambda: MaxAliasesLimiter(max_alias_count=50),
+        lambda: AddValidationRules(VALIDATION_RULES),
         lambda: MaxTokensLimiter(max_token_count=5000),
         # Parsing and validating the same document again costs more than running it.
         lambda: ParserCache(maxsize=256),

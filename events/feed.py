@@ -136,6 +136,13 @@ class EventFeed:
     async def pump(self) -> None:
         """Deliver everything after `position` to every subscriber, in order."""
         async with self.engine.connect() as conn:
+            if not self.subscribers:
+                # Nobody to deliver to: just keep up with the end of the log,
+                # unless someone subscribed while we looked (then deliver as usual).
+                end = await store.last_position(conn)
+                if not self.subscribers:
+                    self.position = max(self.position, end)
+                    return
             while True:
                 batch = await store.read(conn, after=self.position, limit=BATCH)
                 if not batch:
