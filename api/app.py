@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from starlette.applications import Starlette
@@ -40,7 +40,6 @@ from events.database import create_engine
 from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
-from events.store import RecordedEvent
 
 log = logging.getLogger("mailreg.graphql")
 
@@ -215,12 +214,10 @@ def create_app(config: Config) -> Starlette:
     engine = create_engine(config.database_url)
     metrics = Metrics()
 
-    async def observe(batch: list[RecordedEvent]) -> None:
-        now = time.time()
-        for entry in batch:
-            metrics.notification_lag.observe(max(0.0, now - entry.occurred_at.timestamp()))
+    def observe(newest: datetime) -> None:
+        metrics.notification_lag.observe(max(0.0, time.time() - newest.timestamp()))
 
-    feed = EventFeed(engine, after_batch=observe)
+    feed = EventFeed(engine, caught_up=observe)
 
     def committed(recorded: Any) -> None:
         metrics.appended(recorded)

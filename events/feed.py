@@ -11,13 +11,17 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import store
+from events.serialization import utc
 from events.store import CHANNEL, RecordedEvent
+from events.tables import SERVER_LIST, projection_state
 
 log = logging.getLogger("mailreg.feed")
 
@@ -76,14 +80,15 @@ class EventFeed:
         *,
         poll_seconds: float = 1.0,
         buffer: int = 1000,
-        after_batch: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+        caught_up: Callable[[datetime], None] | None = None,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.buffer = buffer
         self.position = 0
         self.subscribers: set[Subscriber] = set()
-        self.after_batch = after_batch
+        # Told the time of the newest event each time the feed moves on (lag metrics).
+        self.caught_up = caught_up
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = False
@@ -139,17 +144,22 @@ class EventFeed:
             if not self.subscribers:
                 # Nobody to deliver to: just keep up with the end of the log,
                 # unless someone subscribed while we looked (then deliver as usual).
-                end = await store.last_position(conn)
+                row = (await conn.execute(
+                    sa.select(projection_state.c.position, projection_state.c.last_occurred_at)
+                    .where(projection_state.c.name == SERVER_LIST)
+                )).one()
                 if not self.subscribers:
-                    self.position = max(self.position, end)
+                    if row.position > self.position and row.last_occurred_at is not None and self.caught_up:
+                        self.caught_up(utc(row.last_occurred_at))
+                    self.position = max(self.position, int(row.position))
                     return
             while True:
                 batch = await store.read(conn, after=self.position, limit=BATCH)
                 if not batch:
                     return
                 self.position = batch[-1].position
-                if self.after_batch is not None:
-                    await self.after_batch(batch)
+                if self.caught_up is not None:
+                    self.caught_up(batch[-1].occurred_at)
                 for subscriber in list(self.subscribers):
                     subscriber.push(batch)
                 if len(batch) < BATCH:
