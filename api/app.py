@@ -50,10 +50,7 @@ GOING_AWAY = 1001
 async def _body(request: Request) -> dict[str, Any] | None:
     """The GraphQL request of a POST (already checked as a JSON object) or a GET."""
     if request.method == "POST":
-        try:
-            body = await request.json()
-        except ValueError:
-            return None
+        body = request.scope.get("state", {}).get("graphql_body")  # decoded by GraphQLRequestGuard
         return body if isinstance(body, dict) else None
     if request.method == "GET" and "query" in request.query_params:
         query: dict[str, Any] = dict(request.query_params)
@@ -112,6 +109,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if body is None or operation is None or operation.kind != "query":
             return await super().run(request, context, root_value)
         principal = self.services.verifier.principal(request.headers.get("authorization"))
+        request.state.principal = principal  # get_context reuses it: one verification per request
         role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
         media = GRAPHQL_RESPONSE if accepts_graphql_response(request.headers.get("accept")) else "application/json"
         key = cache_key(body, role=role, lang=language(request.headers.get("accept-language")), media=media)
@@ -160,7 +158,10 @@ class GraphQLApp(GraphQL[Context, None]):
             correlation_id=state.get("correlation_id"),
         )
         if isinstance(request, Request):
-            context.authenticate(request.headers.get("authorization"), self.services.verifier)
+            if hasattr(request.state, "principal"):
+                context.principal = request.state.principal
+            else:
+                context.authenticate(request.headers.get("authorization"), self.services.verifier)
             response.graphql_response_media = accepts_graphql_response(request.headers.get("accept"))
         return context
 

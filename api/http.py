@@ -87,6 +87,8 @@ class GraphQLRequestGuard:
             await _error(400, "The request body must be a JSON object.", "BAD_REQUEST")(scope, receive, send)
             return
 
+        # Later stages read the decoded document from here instead of decoding again.
+        scope.setdefault("state", {})["graphql_body"] = document
         sent = False
 
         async def replay() -> Message:
