@@ -134,11 +134,17 @@ class GraphQLApp(GraphQL[Context, None]):
         elapsed = time.perf_counter() - started
         self.services.metrics.requests.labels(label, "ok").inc()
         self.services.metrics.latency.labels(label).observe(elapsed)
-        log.info("graphql %s ok (cached)", label, extra={
-            "request_id": request.scope.get("state", {}).get("request_id"),
-            "actor": principal.subject if principal else None, "operation": label, "outcome": "ok",
-            "duration_ms": round(elapsed * 1000, 2),
-        })
+        log.info(
+            "graphql %s ok (cached)",
+            label,
+            extra={
+                "request_id": request.scope.get("state", {}).get("request_id"),
+                "actor": principal.subject if principal else None,
+                "operation": label,
+                "outcome": "ok",
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
         return Response(cached, media_type=f"{media}; charset=utf-8")
 
     async def close_websockets(self) -> None:
@@ -205,8 +211,11 @@ class GraphQLApp(GraphQL[Context, None]):
 def build_verifier(config: Config) -> TokenVerifier:
     secret, _ = config.secret(create=False)
     return TokenVerifier.configured(
-        secret=secret, public_key_file=config.jwt_public_key_file, jwks_file=config.jwt_jwks_file,
-        issuer=config.jwt_issuer, audience=config.jwt_audience,
+        secret=secret,
+        public_key_file=config.jwt_public_key_file,
+        jwks_file=config.jwt_jwks_file,
+        issuer=config.jwt_issuer,
+        audience=config.jwt_audience,
     )
 
 

@@ -40,8 +40,15 @@ class TokenVerifier:
     audience: str | None = None
 
     @classmethod
-    def configured(cls, *, secret: str, public_key_file: Path | None = None, jwks_file: Path | None = None,
-                   issuer: str | None = None, audience: str | None = None) -> TokenVerifier:
+    def configured(
+        cls,
+        *,
+        secret: str,
+        public_key_file: Path | None = None,
+        jwks_file: Path | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> TokenVerifier:
         public_key = public_key_file.read_text() if public_key_file else None
         jwks = jwt.PyJWKSet.from_json(jwks_file.read_text()) if jwks_file else None
         return cls(secret=secret, public_key=public_key, jwks=jwks, issuer=issuer, audience=audience)
@@ -85,8 +92,9 @@ class TokenVerifier:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             roles = []
         exp = claims.get("exp")
-        return Principal(subject=subject, roles=frozenset(roles),
-                         expires_at=float(exp) if isinstance(exp, (int, float)) else None)
+        return Principal(
+            subject=subject, roles=frozenset(roles), expires_at=float(exp) if isinstance(exp, (int, float)) else None
+        )
 
 
 def _principal(verifier: TokenVerifier, authorization: str | None) -> Principal | None:
@@ -109,8 +117,15 @@ def bearer(header: str | None) -> str | None:
     return token.strip()
 
 
-def issue(secret: str, subject: str, roles: list[str], *, ttl_seconds: int | None = None,
-          issuer: str | None = None, audience: str | None = None) -> str:
+def issue(
+    secret: str,
+    subject: str,
+    roles: list[str],
+    *,
+    ttl_seconds: int | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
     claims: dict[str, Any] = {"sub": subject, "roles": roles, "iat": int(time.time())}
     if ttl_seconds is not None:
         claims["exp"] = int(time.time()) + ttl_seconds

@@ -58,10 +58,18 @@ def serve() -> None:
             if sig == signal.SIGTERM:
                 self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
 
-    server = Server(uvicorn.Config(
-        application, host=config.host, port=config.port, log_level="info", access_log=False,
-        timeout_graceful_shutdown=7, lifespan="on", log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
-    ))
+    server = Server(
+        uvicorn.Config(
+            application,
+            host=config.host,
+            port=config.port,
+            log_level="info",
+            access_log=False,
+            timeout_graceful_shutdown=7,
+            lifespan="on",
+            log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
+        )
+    )
     server.run()
 
 
@@ -99,8 +107,9 @@ def token(
     except ConfigError as error:
         typer.echo(f"mailreg: {error}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(issue(secret, sub, list(role or []), ttl_seconds=ttl, issuer=config.jwt_issuer,
-                     audience=config.jwt_audience))
+    typer.echo(
+        issue(secret, sub, list(role or []), ttl_seconds=ttl, issuer=config.jwt_issuer, audience=config.jwt_audience)
+    )
 
 
 @app.command("export-schema")
@@ -122,8 +131,10 @@ def rebuild_projections() -> None:
         report = asyncio.run(with_engine(config, rebuild))
     except Exception as error:  # a one-line reason, not a traceback, for operators
         raise _failed("rebuild-projections", error) from None
-    typer.echo(f"mailreg: replayed {report.events} events into {report.servers} servers "
-               f"(list version {report.list_version}) in {report.seconds:.2f}s")
+    typer.echo(
+        f"mailreg: replayed {report.events} events into {report.servers} servers "
+        f"(list version {report.list_version}) in {report.seconds:.2f}s"
+    )
 
 
 def _failed(command: str, error: Exception) -> typer.Exit:
@@ -251,19 +262,18 @@ def import_log(
             report = asyncio.run(with_engine(config, lambda e: load(e, source, upgrade=config.is_sqlite)))
         except ImportRefusedError as refused:
             count = refused.count
-            typer.echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):",
-                       err=True)
+            typer.echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):", err=True)
             for problem in refused.problems:
                 typer.echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
         except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
             raise _failed("import", error) from None
-    typer.echo(f"mailreg: imported {report.events} events in {report.streams} streams, "
-               f"{report.servers} servers (list version {report.list_version}), "
-               f"last position {report.last_position}")
+    typer.echo(
+        f"mailreg: imported {report.events} events in {report.streams} streams, "
+        f"{report.servers} servers (list version {report.list_version}), "
+        f"last position {report.last_position}"
+    )
 
 
 def main() -> None:
     app()
-
-

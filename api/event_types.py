@@ -28,9 +28,14 @@ class DomainEvent:
 
 def _common(entry: RecordedEvent) -> dict[str, Any]:
     return {
-        "position": str(entry.position), "stream_id": strawberry.ID(entry.stream_id),
-        "stream_version": entry.stream_version, "type": entry.type, "occurred_at": entry.occurred_at,
-        "actor": entry.actor, "correlation_id": entry.correlation_id, "data": entry.data,
+        "position": str(entry.position),
+        "stream_id": strawberry.ID(entry.stream_id),
+        "stream_version": entry.stream_version,
+        "type": entry.type,
+        "occurred_at": entry.occurred_at,
+        "actor": entry.actor,
+        "correlation_id": entry.correlation_id,
+        "data": entry.data,
     }
 
 
@@ -79,15 +84,21 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
         case "ServerAdded":
             assert isinstance(event, ServerAddedEvent)
             server = Server(
-                id=event.server_id, settings=event.settings, version=entry.stream_version,
-                created_at=event.created_at or entry.occurred_at, updated_at=entry.occurred_at,
+                id=event.server_id,
+                settings=event.settings,
+                version=entry.stream_version,
+                created_at=event.created_at or entry.occurred_at,
+                updated_at=entry.occurred_at,
             )
             return ServerAdded(**common, server=MailServer.from_domain(server, event.position))
         case "ServerChanged":
-            return ServerChanged(**common, changes=[
-                FieldChange(field=c.field, before=c.before, after=c.after)  # type: ignore[arg-type]
-                for c in event.changes  # type: ignore[union-attr]
-            ])
+            return ServerChanged(
+                **common,
+                changes=[
+                    FieldChange(field=c.field, before=c.before, after=c.after)  # type: ignore[arg-type]
+                    for c in event.changes  # type: ignore[union-attr]
+                ],
+            )
         case "ServersReordered":
             return ServersReordered(
                 **common,
@@ -98,7 +109,8 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
             return ServerDeleted(**common, code=event.code, name=event.name)  # type: ignore[union-attr]
         case _:
             return AllServersDeleted(
-                **common, deleted_ids=[strawberry.ID(i) for i in event.server_ids]  # type: ignore[union-attr]
+                **common,
+                deleted_ids=[strawberry.ID(i) for i in event.server_ids],  # type: ignore[union-attr]
             )
 
 

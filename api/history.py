@@ -38,9 +38,7 @@ def _conditions(filter: EventFilter | None) -> list[sa.ColumnElement[bool]]:
     return where
 
 
-async def _page(
-    conn: AsyncConnection, filter: EventFilter | None, after: int, limit: int
-) -> list[store.RecordedEvent]:
+async def _page(conn: AsyncConnection, filter: EventFilter | None, after: int, limit: int) -> list[store.RecordedEvent]:
     where = _conditions(filter)
     if filter is None or filter.stream_id is None:
         return await store.read(conn, after=after, limit=limit, where=where)
@@ -51,17 +49,17 @@ async def _page(
     own = (
         sa.select(events.c.position)
         .where(events.c.stream_id == stream, events.c.position > after, *where)
-        .order_by(events.c.position).limit(limit)
+        .order_by(events.c.position)
+        .limit(limit)
     )
     linked = (
         sa.select(event_links.c.position)
         .join(events, events.c.position == event_links.c.position)
         .where(event_links.c.stream_id == stream, event_links.c.position > after, *where)
-        .order_by(event_links.c.position).limit(limit)
+        .order_by(event_links.c.position)
+        .limit(limit)
     )
-    both = sa.union_all(
-        sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position)
-    ).subquery()
+    both = sa.union_all(sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position)).subquery()
     positions = sorted(set((await conn.execute(sa.select(both.c.position))).scalars()))[:limit]
     if not positions:
         return []

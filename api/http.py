@@ -57,8 +57,7 @@ class GraphQLRequestGuard:
             return
         media = headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
-            await _error(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE")(
-                scope, receive, send)
+            await _error(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE")(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0

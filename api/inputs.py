@@ -13,8 +13,10 @@ from domain import commands, values
 from domain.commands import UNSET as NOT_SENT
 
 _DOMAIN_ENUMS: dict[type[Enum], type[Enum]] = {
-    OAuthProvider: values.OAuthProvider, SmtpEncryption: values.SmtpEncryption,
-    SmtpAuthMethod: values.SmtpAuthMethod, SmtpCredentials: values.SmtpCredentials,
+    OAuthProvider: values.OAuthProvider,
+    SmtpEncryption: values.SmtpEncryption,
+    SmtpAuthMethod: values.SmtpAuthMethod,
+    SmtpCredentials: values.SmtpCredentials,
     ReceiveProtocol: values.ReceiveProtocol,
 }
 
@@ -56,8 +58,11 @@ class OutgoingServerInput:
 
     def to_command(self) -> commands.OutgoingInput:
         return commands.OutgoingInput(
-            host=_raw(self.host), port=_raw(self.port), encryption=_raw(self.encryption),
-            auth_method=_raw(self.auth_method), credentials=_raw(self.credentials),
+            host=_raw(self.host),
+            port=_raw(self.port),
+            encryption=_raw(self.encryption),
+            auth_method=_raw(self.auth_method),
+            credentials=_raw(self.credentials),
             timeout_seconds=_raw(self.timeout_seconds),
         )
 
@@ -73,8 +78,12 @@ class IncomingServerInput:
 
     def to_command(self) -> commands.IncomingInput:
         return commands.IncomingInput(
-            protocol=_raw(self.protocol), host=_raw(self.host), port=_raw(self.port),
-            use_tls=_raw(self.use_tls), use_apop=_raw(self.use_apop), timeout_seconds=_raw(self.timeout_seconds),
+            protocol=_raw(self.protocol),
+            host=_raw(self.host),
+            port=_raw(self.port),
+            use_tls=_raw(self.use_tls),
+            use_apop=_raw(self.use_apop),
+            timeout_seconds=_raw(self.timeout_seconds),
         )
 
 
@@ -90,9 +99,12 @@ class AddMailServerInput:
     def to_command(self, server_id: str) -> commands.AddServer:
         provider = _raw(self.oauth_provider)
         return commands.AddServer(
-            server_id=server_id, code=self.code, name=self.name,
+            server_id=server_id,
+            code=self.code,
+            name=self.name,
             oauth_provider=None if provider is NOT_SENT else provider,
-            outgoing=self.outgoing.to_command(), incoming=self.incoming.to_command(),
+            outgoing=self.outgoing.to_command(),
+            incoming=self.incoming.to_command(),
         )
 
 
@@ -129,7 +141,9 @@ class ChangeMailServerInput:
         return commands.ChangeServer(
             server_id=str(self.id),
             expected_version=_optional(self.expected_version),
-            code=_raw(self.code), name=_raw(self.name), oauth_provider=_raw(self.oauth_provider),
+            code=_raw(self.code),
+            name=_raw(self.name),
+            oauth_provider=_raw(self.oauth_provider),
             outgoing=self.outgoing.to_command() if self.outgoing else commands.OutgoingInput(),
             incoming=self.incoming.to_command() if self.incoming else commands.IncomingInput(),
         )

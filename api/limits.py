@@ -52,10 +52,13 @@ class DepthLimit(ValidationRule):
                 depth = _depth(definition.selection_set, fragments, frozenset()) - 1
                 if depth > MAX_DEPTH:
                     name = definition.name.value if definition.name else "anonymous"
-                    context.report_error(GraphQLError(
-                        f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}.", definition,
-                        extensions={"code": "QUERY_TOO_DEEP"},
-                    ))
+                    context.report_error(
+                        GraphQLError(
+                            f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}.",
+                            definition,
+                            extensions={"code": "QUERY_TOO_DEEP"},
+                        )
+                    )
 
     def enter(self, *_args: Any) -> None:
         return None

@@ -72,9 +72,17 @@ class RequestId:
         finally:
             if scope["type"] == "http" and scope["path"] not in ("/healthz", "/readyz", "/metrics"):
                 logging.getLogger("mailreg.http").info(
-                    "%s %s %s", scope["method"], scope["path"], status,
-                    extra={"request_id": request_id, "method": scope["method"], "path": scope["path"],
-                           "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
                 )
 
 

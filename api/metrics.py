@@ -23,17 +23,19 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "mailreg_graphql_requests", "GraphQL operations by name and outcome",
-            ["operation", "outcome"], registry=self.registry,
+            "mailreg_graphql_requests",
+            "GraphQL operations by name and outcome",
+            ["operation", "outcome"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "mailreg_graphql_request_duration_seconds", "GraphQL operation latency", ["operation"],
+            "mailreg_graphql_request_duration_seconds",
+            "GraphQL operation latency",
+            ["operation"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.events = Counter(
-            "mailreg_events_appended", "Events appended by type", ["type"], registry=self.registry
-        )
+        self.events = Counter("mailreg_events_appended", "Events appended by type", ["type"], registry=self.registry)
         self.user_errors = Counter(
             "mailreg_user_errors", "User errors returned by code", ["code"], registry=self.registry
         )
@@ -41,7 +43,8 @@ class Metrics:
             "mailreg_active_subscriptions", "Open GraphQL subscriptions", ["field"], registry=self.registry
         )
         self.notification_lag = Histogram(
-            "mailreg_notification_lag_seconds", "Commit to fan-out delay of the live feed",
+            "mailreg_notification_lag_seconds",
+            "Commit to fan-out delay of the live feed",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
@@ -67,8 +70,9 @@ class OperationObserver(SchemaExtension):
         operation = _operation_label(ctx)
         if errors:
             codes = {(e.extensions or {}).get("code") for e in errors}
-            outcome = "unauthenticated" if "UNAUTHENTICATED" in codes else (
-                "forbidden" if "FORBIDDEN" in codes else "error")
+            outcome = (
+                "unauthenticated" if "UNAUTHENTICATED" in codes else ("forbidden" if "FORBIDDEN" in codes else "error")
+            )
         else:
             outcome = "ok"
         elapsed = time.perf_counter() - started
@@ -78,10 +82,16 @@ class OperationObserver(SchemaExtension):
             metrics.latency.labels(operation).observe(elapsed)
         principal = getattr(context, "principal", None)
         log.info(
-            "graphql %s %s", operation, outcome,
-            extra={"request_id": getattr(context, "request_id", None),
-                   "actor": principal.subject if principal else None,
-                   "operation": operation, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2)},
+            "graphql %s %s",
+            operation,
+            outcome,
+            extra={
+                "request_id": getattr(context, "request_id", None),
+                "actor": principal.subject if principal else None,
+                "operation": operation,
+                "outcome": outcome,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
         )
 
 
@@ -98,8 +108,7 @@ def _operation_label(ctx: ExecutionContext) -> str:
         return "invalid"
     root = ctx.schema._schema.get_root_type(operation.operation)
     known = root.fields if root is not None else {}
-    names = sorted({
-        s.name.value for s in operation.selection_set.selections
-        if isinstance(s, FieldNode) and s.name.value in known
-    })
+    names = sorted(
+        {s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode) and s.name.value in known}
+    )
     return ",".join(names) or "invalid"

@@ -74,14 +74,17 @@ def _server(server_id: str) -> Callable[[Registry, Sequence[Event]], JsonDict]:
     def respond(registry: Registry, _events: Sequence[Event]) -> JsonDict:
         server = registry.servers[server_id]
         return {"server": server_to_json(server, registry.position_of(server_id))}
+
     return respond
 
 
 def _list(registry: Registry, _events: Sequence[Event]) -> JsonDict:
-    return {"list": {
-        "version": registry.list_version,
-        "items": [server_to_json(s, i) for i, s in enumerate(registry.ordered(), start=1)],
-    }}
+    return {
+        "list": {
+            "version": registry.list_version,
+            "items": [server_to_json(s, i) for i, s in enumerate(registry.ordered(), start=1)],
+        }
+    }
 
 
 def _user_errors(info: Info[Context, Any], problems: Sequence[Problem]) -> list[UserError]:
@@ -122,7 +125,11 @@ class Mutation:
     async def add_mail_server(self, info: Info[Context, Any], input: AddMailServerInput) -> AddMailServerPayload:
         server_id = str(uuid.uuid4())
         return await _run(
-            info, "addMailServer", input.to_command(server_id), input, _server(server_id),
+            info,
+            "addMailServer",
+            input.to_command(server_id),
+            input,
+            _server(server_id),
             lambda r, e: AddMailServerPayload(server=MailServer.from_json(r["server"]) if r else None, errors=e),
         )
 
@@ -131,7 +138,11 @@ class Mutation:
         self, info: Info[Context, Any], input: ChangeMailServerInput
     ) -> ChangeMailServerPayload:
         return await _run(
-            info, "changeMailServer", input.to_command(), input, _server(str(input.id)),
+            info,
+            "changeMailServer",
+            input.to_command(),
+            input,
+            _server(str(input.id)),
             lambda r, e: ChangeMailServerPayload(server=MailServer.from_json(r["server"]) if r else None, errors=e),
         )
 
@@ -140,7 +151,11 @@ class Mutation:
         self, info: Info[Context, Any], input: ReorderMailServersInput
     ) -> ReorderMailServersPayload:
         return await _run(
-            info, "reorderMailServers", input.to_command(), input, _list,
+            info,
+            "reorderMailServers",
+            input.to_command(),
+            input,
+            _list,
             lambda r, e: ReorderMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e),
         )
 
@@ -150,7 +165,11 @@ class Mutation:
     ) -> DeleteMailServerPayload:
         deleted = str(input.id)
         return await _run(
-            info, "deleteMailServer", input.to_command(), input, lambda _r, _e: {"deletedId": deleted},
+            info,
+            "deleteMailServer",
+            input.to_command(),
+            input,
+            lambda _r, _e: {"deletedId": deleted},
             lambda r, e: DeleteMailServerPayload(deleted_id=strawberry.ID(r["deletedId"]) if r else None, errors=e),
         )
 
@@ -160,7 +179,10 @@ class Mutation:
     ) -> DeleteAllMailServersPayload:
         input = input or DeleteAllMailServersInput()
         return await _run(
-            info, "deleteAllMailServers", input.to_command(), input,
+            info,
+            "deleteAllMailServers",
+            input.to_command(),
+            input,
             lambda _r, events: {"deletedCount": sum(len(getattr(e, "server_ids", ())) for e in events)},
             lambda r, e: DeleteAllMailServersPayload(deleted_count=r["deletedCount"] if r else 0, errors=e),
         )

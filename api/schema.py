@@ -82,15 +82,17 @@ class MailregSchema(strawberry.Schema):
         request_id = getattr(execution_context.context, "request_id", "") if execution_context else ""
         for error in errors:
             if unexpected(error):
-                log.error("unexpected error in request %s", request_id, exc_info=error.original_error,
-                          extra={"request_id": request_id})
+                log.error(
+                    "unexpected error in request %s",
+                    request_id,
+                    exc_info=error.original_error,
+                    extra={"request_id": request_id},
+                )
 
 
 # Built once: the validation cache keys on the rule classes, and strawberry's
 # limiter makes a new class per instance.
-VALIDATION_RULES: list[type[ASTValidationRule]] = [
-    DepthLimit, *MaxAliasesLimiter(max_alias_count=50).validation_rules
-]
+VALIDATION_RULES: list[type[ASTValidationRule]] = [DepthLimit, *MaxAliasesLimiter(max_alias_count=50).validation_rules]
 
 schema = MailregSchema(
     query=Query,
@@ -111,5 +113,3 @@ schema = MailregSchema(
 
 def sdl() -> str:
     return schema.as_str() + "\n"
-
-

@@ -23,7 +23,7 @@ OVERFLOW_CLOSE_CODE = 4008
 
 def _overflow_error(last: int) -> GraphQLError:
     return GraphQLError(
-        f"This subscriber fell too far behind and was dropped; subscribe again with after: \"{last}\".",
+        f'This subscriber fell too far behind and was dropped; subscribe again with after: "{last}".',
         extensions={"code": "SUBSCRIBER_TOO_SLOW", "resumeAfter": str(last)},
     )
 

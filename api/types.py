@@ -70,8 +70,9 @@ class UserError:
 
     @classmethod
     def from_domain(cls, problem: Problem, text: str) -> UserError:
-        return cls(field=list(problem.field) if problem.field else None, code=UserErrorCode(problem.code.value),
-                   message=text)
+        return cls(
+            field=list(problem.field) if problem.field else None, code=UserErrorCode(problem.code.value), message=text
+        )
 
 
 @strawberry.type
@@ -117,14 +118,20 @@ class MailServer:
             position=position,
             oauth_provider=OAuthProvider(settings.oauth_provider.value) if settings.oauth_provider else None,
             outgoing=OutgoingServer(
-                host=out.host, port=out.port, encryption=SmtpEncryption(out.encryption.value),
+                host=out.host,
+                port=out.port,
+                encryption=SmtpEncryption(out.encryption.value),
                 auth_method=SmtpAuthMethod(out.auth_method.value),
                 credentials=SmtpCredentials(out.credentials.value) if out.credentials else None,
                 timeout_seconds=out.timeout_seconds,
             ),
             incoming=IncomingServer(
-                protocol=ReceiveProtocol(inc.protocol.value), host=inc.host, port=inc.port,
-                use_tls=inc.use_tls, use_apop=inc.use_apop, timeout_seconds=inc.timeout_seconds,
+                protocol=ReceiveProtocol(inc.protocol.value),
+                host=inc.host,
+                port=inc.port,
+                use_tls=inc.use_tls,
+                use_apop=inc.use_apop,
+                timeout_seconds=inc.timeout_seconds,
             ),
             version=server.version,
             created_at=server.created_at,

@@ -142,8 +142,13 @@ class Process:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as output:
             self.popen = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.workdir, stdout=output, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=raise_nofile,
+                self.argv,
+                env=self.env,
+                cwd=self.workdir,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=raise_nofile,
             )
 
     @property

@@ -53,14 +53,27 @@ class SubscriberProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        argv = [sys.executable, "-m", "bench.subscribers", "--count", str(self.count), "--token", self.token,
-                "--out", str(self.out)]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.subscribers",
+            "--count",
+            str(self.count),
+            "--token",
+            self.token,
+            "--out",
+            str(self.out),
+        ]
         for url in self.urls:
             argv += ["--url", url]
         stderr = _append(self.workdir / "subscribers.log")
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr,
-            cwd=self.workdir, env=child_env(),
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            cwd=self.workdir,
+            env=child_env(),
         )
         stderr.close()
 
@@ -116,7 +129,7 @@ class DeliveryResult:
     missing: int = 0
     duplicates: int = 0
     out_of_order: int = 0
-    dropped: int = 0               # clients whose connection ended or errored
+    dropped: int = 0  # clients whose connection ended or errored
     first_error: str = ""
     first_write_error: str = ""
     server_cpu: list[float] = field(default_factory=list)  # CPU seconds per server, writes to drained
@@ -143,8 +156,7 @@ class Writes:
     first_error: str = ""
 
 
-async def paced_writes(url: str, token: str, server_ids: list[str], rate: float, duration: float,
-                       label: str) -> Writes:
+async def paced_writes(url: str, token: str, server_ids: list[str], rate: float, duration: float, label: str) -> Writes:
     """changeMailServer at a fixed rate (open loop: a slow answer does not delay
     the next write; each write goes on its own connection from a pool)."""
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
@@ -152,6 +164,7 @@ async def paced_writes(url: str, token: str, server_ids: list[str], rate: float,
     first_error = ""
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+
         async def one(k: int) -> None:
             nonlocal failures, first_error
             body = change_body(server_ids[k % len(server_ids)], f"{label} {k}")
@@ -186,8 +199,18 @@ async def one_write(url: str, token: str, server_id: str, name: str) -> None:
 
 
 async def delivery(
-    database: Database, writer_url: str, ws_urls: list[str], token: str, server_ids: list[str], *,
-    subscribers: int, rate: float, duration: float, drain: float, workdir: Path, servers: Sequence[Any] = (),
+    database: Database,
+    writer_url: str,
+    ws_urls: list[str],
+    token: str,
+    server_ids: list[str],
+    *,
+    subscribers: int,
+    rate: float,
+    duration: float,
+    drain: float,
+    workdir: Path,
+    servers: Sequence[Any] = (),
 ) -> DeliveryResult:
     """Subscribers spread over `ws_urls`; a writer commits `rate` events/s via
     HTTP on `writer_url`; latency = client receive time - the event's occurred_at."""
@@ -195,7 +218,8 @@ async def delivery(
     children = SubscriberProcess(ws_urls, subscribers, token, out, workdir)
     try:
         connected, failed, synced = await children.connect_and_sync(
-            lambda name: one_write(writer_url, token, server_ids[0], name), within=300)
+            lambda name: one_write(writer_url, token, server_ids[0], name), within=300
+        )
         first = await database.last_position()
         cpu_before = [s.cpu_seconds() for s in servers]
         writes = await paced_writes(writer_url, token, server_ids, rate, duration, "live")
@@ -209,14 +233,24 @@ async def delivery(
     report = json.loads(out.read_text())
     conn = await asyncpg.connect(database.dsn)
     try:
-        rows = await conn.fetch("SELECT position, occurred_at FROM events WHERE position > $1 AND position <= $2",
-                                first, last)
+        rows = await conn.fetch(
+            "SELECT position, occurred_at FROM events WHERE position > $1 AND position <= $2", first, last
+        )
     finally:
         await conn.close()
     occurred = {row["position"]: row["occurred_at"].timestamp() for row in rows}
     expected = set(occurred)
-    result = DeliveryResult(subscribers, connected, failed, synced, len(expected), writes.failed, writes.rate,
-                            first_write_error=writes.first_error, server_cpu=cpu)
+    result = DeliveryResult(
+        subscribers,
+        connected,
+        failed,
+        synced,
+        len(expected),
+        writes.failed,
+        writes.rate,
+        first_write_error=writes.first_error,
+        server_cpu=cpu,
+    )
     for client in report["clients"]:
         if client["error"].startswith("connect:"):
             result.first_error = result.first_error or client["error"]
@@ -253,8 +287,16 @@ class MemoryResult:
 
 
 async def memory_under_subscribers(
-    database: Database, server: Any, token: str, server_ids: list[str], *, subscribers: int, duration: float,
-    workdir: Path, read_queries: list[bytes], read_token: str,
+    database: Database,
+    server: Any,
+    token: str,
+    server_ids: list[str],
+    *,
+    subscribers: int,
+    duration: float,
+    workdir: Path,
+    read_queries: list[bytes],
+    read_token: str,
 ) -> MemoryResult:
     """RSS of one server process holding `subscribers` live subscriptions while
     events are written at 20/s (each delivered to every subscriber before the
@@ -264,7 +306,8 @@ async def memory_under_subscribers(
     children = SubscriberProcess([server.ws_url], subscribers, token, out, workdir)
     try:
         connected, _failed, _synced = await children.connect_and_sync(
-            lambda name: one_write(server.url, token, server_ids[0], name), within=300)
+            lambda name: one_write(server.url, token, server_ids[0], name), within=300
+        )
         headers = {"authorization": f"Bearer {read_token}", "content-type": "application/json"}
         async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
             writes = asyncio.create_task(paced_writes(server.url, token, server_ids, 20, duration, "rss"))

@@ -21,7 +21,7 @@ import httpx
 
 from bench.infra import Process, percentile
 
-MakeBody = Callable[[int, int], bytes]   # (worker, sequence number) -> request body
+MakeBody = Callable[[int, int], bytes]  # (worker, sequence number) -> request body
 Check = Callable[[httpx.Response], bool]
 
 
@@ -31,8 +31,8 @@ class LoadResult:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests
-    server_cpu: float = math.nan      # CPU seconds the server process used in the window
-    client_cpu: float = math.nan      # CPU seconds this (load generator) process used
+    server_cpu: float = math.nan  # CPU seconds the server process used in the window
+    client_cpu: float = math.nan  # CPU seconds this (load generator) process used
     first_error: str = ""
 
     @property
@@ -85,6 +85,7 @@ async def closed_loop(
     stop_at = math.inf
 
     async with httpx.AsyncClient(limits=limits, timeout=request_timeout) as client:
+
         async def worker(index: int) -> None:
             # Each worker also finishes one request started inside the window, so
             # requests slower than the window still give a figure.

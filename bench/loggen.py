@@ -35,8 +35,17 @@ REORDER_EVERY = 20_000
 REPLACE_EVERY = 5_000
 CHUNK = 50_000
 ACTORS = ("alice", "bob", "carol", "ops-bot")
-COLUMNS = ["position", "stream_id", "stream_version", "type", "schema_version", "data", "actor",
-           "correlation_id", "occurred_at"]
+COLUMNS = [
+    "position",
+    "stream_id",
+    "stream_version",
+    "type",
+    "schema_version",
+    "data",
+    "actor",
+    "correlation_id",
+    "occurred_at",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +62,26 @@ def settings_for(number: int) -> Settings:
     code, name = f"srv-{number:06d}", f"Server {number}"
     if number % 10 == 0:
         outgoing, incoming = oauth_servers(OAuthProvider.GOOGLE, ReceiveProtocol.IMAP4, 60, 60)
-        return Settings(code=code, name=name, oauth_provider=OAuthProvider.GOOGLE, outgoing=outgoing,
-                        incoming=incoming)
+        return Settings(code=code, name=name, oauth_provider=OAuthProvider.GOOGLE, outgoing=outgoing, incoming=incoming)
     pop = number % 3 == 0
     return Settings(
-        code=code, name=name, oauth_provider=None,
-        outgoing=Outgoing(host=f"smtp{number}.example.com", port=587, encryption=SmtpEncryption.STARTTLS,
-                          auth_method=SmtpAuthMethod.PLAIN, credentials=SmtpCredentials.SENDING_ACCOUNT),
-        incoming=Incoming(protocol=ReceiveProtocol.POP3 if pop else ReceiveProtocol.IMAP4,
-                          host=f"{'pop' if pop else 'imap'}{number}.example.com",
-                          port=995 if pop else 993, use_tls=True, use_apop=False),
+        code=code,
+        name=name,
+        oauth_provider=None,
+        outgoing=Outgoing(
+            host=f"smtp{number}.example.com",
+            port=587,
+            encryption=SmtpEncryption.STARTTLS,
+            auth_method=SmtpAuthMethod.PLAIN,
+            credentials=SmtpCredentials.SENDING_ACCOUNT,
+        ),
+        incoming=Incoming(
+            protocol=ReceiveProtocol.POP3 if pop else ReceiveProtocol.IMAP4,
+            host=f"{'pop' if pop else 'imap'}{number}.example.com",
+            port=995 if pop else 993,
+            use_tls=True,
+            use_apop=False,
+        ),
     )
 
 
@@ -81,10 +100,19 @@ class _Writer:
         self.position += 1
         version = self.versions[stream] = self.versions.get(stream, 0) + 1
         n = self.position
-        self.rows.append((
-            n, stream, version, name, schema_version, json.dumps(data), ACTORS[n % len(ACTORS)],
-            f"req-{n:012x}" if n % 3 else None, self.start + timedelta(seconds=n * self.spacing),
-        ))
+        self.rows.append(
+            (
+                n,
+                stream,
+                version,
+                name,
+                schema_version,
+                json.dumps(data),
+                ACTORS[n % len(ACTORS)],
+                f"req-{n:012x}" if n % 3 else None,
+                self.start + timedelta(seconds=n * self.spacing),
+            )
+        )
         return n
 
 
@@ -111,8 +139,7 @@ async def _drop_secondary_indexes(conn: asyncpg.Connection) -> list[asyncpg.Reco
 async def _restore_secondary_indexes(conn: asyncpg.Connection, found: list[asyncpg.Record]) -> None:
     for row in found:
         if row["constraint_name"]:
-            await conn.execute(
-                f'ALTER TABLE events ADD CONSTRAINT "{row["constraint_name"]}" {row["constraint_def"]}')
+            await conn.execute(f'ALTER TABLE events ADD CONSTRAINT "{row["constraint_name"]}" {row["constraint_def"]}')
         else:
             await conn.execute(row["index_def"])
 
@@ -131,7 +158,7 @@ async def generate(dsn: str, *, events: int, servers: int, seed: int = 20261127)
         begin = datetime.now(UTC) - timedelta(seconds=events * spacing + 3600)
         out = _Writer(rng, begin, spacing, first)
         order: list[str] = []
-        names: dict[str, int] = {}         # server id -> number used in its code
+        names: dict[str, int] = {}  # server id -> number used in its code
         state: dict[str, dict[str, Any]] = {}  # current values of the fields we change
         counter = 0
 
@@ -142,9 +169,11 @@ async def generate(dsn: str, *, events: int, servers: int, seed: int = 20261127)
             settings = settings_for(counter)
             order.append(server_id)
             names[server_id] = counter
-            state[server_id] = {"name": settings.name,
-                                "outgoing.timeoutSeconds": settings.outgoing.timeout_seconds,
-                                "incoming.timeoutSeconds": settings.incoming.timeout_seconds}
+            state[server_id] = {
+                "name": settings.name,
+                "outgoing.timeoutSeconds": settings.outgoing.timeout_seconds,
+                "incoming.timeoutSeconds": settings.incoming.timeout_seconds,
+            }
             out.emit(server_id, ServerAdded(server_id=server_id, settings=settings, position=len(order)))
 
         def change() -> None:
@@ -157,8 +186,9 @@ async def generate(dsn: str, *, events: int, servers: int, seed: int = 20261127)
             else:
                 key = "outgoing.timeoutSeconds" if pick < 0.8 else "incoming.timeoutSeconds"
                 value = 90 if current[key] == 60 else 60
-            event = ServerChanged(server_id=server_id,
-                                  changes=(FieldChange(field=key, before=current[key], after=value),))
+            event = ServerChanged(
+                server_id=server_id, changes=(FieldChange(field=key, before=current[key], after=value),)
+            )
             current[key] = value
             out.emit(server_id, event)
 
@@ -215,13 +245,11 @@ async def generate(dsn: str, *, events: int, servers: int, seed: int = 20261127)
             await fill()
         finally:
             await _restore_secondary_indexes(conn, dropped)
-        await conn.execute(
-            "SELECT setval(pg_get_serial_sequence('events', 'position'), $1)", out.position
-        )
+        await conn.execute("SELECT setval(pg_get_serial_sequence('events', 'position'), $1)", out.position)
         await conn.execute("VACUUM ANALYZE events")
         await conn.execute("VACUUM ANALYZE event_links")
-        return GeneratedLog(out.position - first, tuple(order), out.position, total_links,
-                            time.perf_counter() - started)
+        return GeneratedLog(
+            out.position - first, tuple(order), out.position, total_links, time.perf_counter() - started
+        )
     finally:
         await conn.close()
-

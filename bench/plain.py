@@ -51,13 +51,20 @@ def server_json(server: Server, position: int) -> dict[str, Any]:
         "createdAt": server.created_at.isoformat(),
         "updatedAt": server.updated_at.isoformat(),
         "outgoing": {
-            "host": out.host, "port": out.port, "encryption": out.encryption.value,
-            "authMethod": out.auth_method.value, "credentials": out.credentials.value if out.credentials else None,
+            "host": out.host,
+            "port": out.port,
+            "encryption": out.encryption.value,
+            "authMethod": out.auth_method.value,
+            "credentials": out.credentials.value if out.credentials else None,
             "timeoutSeconds": out.timeout_seconds,
         },
         "incoming": {
-            "protocol": inc.protocol.value, "host": inc.host, "port": inc.port, "useTls": inc.use_tls,
-            "useApop": inc.use_apop, "timeoutSeconds": inc.timeout_seconds,
+            "protocol": inc.protocol.value,
+            "host": inc.host,
+            "port": inc.port,
+            "useTls": inc.use_tls,
+            "useApop": inc.use_apop,
+            "timeoutSeconds": inc.timeout_seconds,
         },
     }
 
@@ -123,8 +130,13 @@ def create_plain_app(config: Config) -> Starlette:
 
 def uvicorn_options(config: Config) -> dict[str, Any]:
     """The options `mailreg serve` passes to uvicorn.run (api/cli.py)."""
-    return {"host": config.host, "port": config.port, "log_level": "info", "timeout_graceful_shutdown": 8,
-            "lifespan": "on"}
+    return {
+        "host": config.host,
+        "port": config.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 8,
+        "lifespan": "on",
+    }
 
 
 def main() -> None:

@@ -83,8 +83,7 @@ def summarize(session: Any, *, cpu: bool, top: int = 25) -> str:
         for label, name, fragment in STAGES:
             if any(fragment in p and (not name or f == name or f.endswith("." + name)) for f, p in frames):
                 stages[label] += seconds
-    lines = [f"total sampled: {total:.3f}s ({'CPU' if cpu else 'wall-clock'} time)", "",
-             "self time by package:"]
+    lines = [f"total sampled: {total:.3f}s ({'CPU' if cpu else 'wall-clock'} time)", "", "self time by package:"]
     lines += [f"  {100 * s / total:5.1f}%  {label}" for label, s in _ranked(packages)]
     lines += ["", "inclusive time by stage (stages overlap):"]
     lines += [f"  {100 * s / total:5.1f}%  {label}" for label, s in _ranked(stages)]

@@ -24,7 +24,7 @@ KEYSET_BATCH = 10_000
 class RebuildResult:
     events: int
     servers: int
-    seconds: float       # as the command reports it (the rebuild itself)
+    seconds: float  # as the command reports it (the rebuild itself)
     wall_seconds: float  # the whole command, interpreter start included
 
     @property
@@ -36,8 +36,14 @@ def rebuild_cli(database: Database, secret: str, workdir: Path) -> RebuildResult
     """`mailreg rebuild-projections`, as an operator runs it."""
     env = server_env(database.url, secret, workdir)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "api", "rebuild-projections"], env=env, cwd=workdir,
-                          capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "rebuild-projections"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"rebuild-projections failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

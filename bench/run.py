@@ -38,8 +38,18 @@ from bench import live, loggen, replay, writes
 from bench.infra import Database, Secrets, Server, log, mailreg_argv, plain_argv, server_env
 from bench.load import LoadResult, closed_loop, graphql_body, no_graphql_errors, profiling
 
-MEASURES = ("rebuild", "append", "library", "mailServers", "choices", "events", "asof", "mutations",
-            "subscriptions", "rss")
+MEASURES = (
+    "rebuild",
+    "append",
+    "library",
+    "mailServers",
+    "choices",
+    "events",
+    "asof",
+    "mutations",
+    "subscriptions",
+    "rss",
+)
 
 MAIL_SERVERS_QUERY = (
     "{ mailServers { version totalCount items { id code name position version oauthProvider createdAt updatedAt "
@@ -91,8 +101,12 @@ def parse(argv: Sequence[str]) -> tuple[Params, argparse.Namespace]:
     parser.add_argument("--duration", type=float, help="seconds per throughput window (default 5; small 1)")
     parser.add_argument("--rss-servers", type=int, help="servers for the memory measure (default 10,000; small 500)")
     parser.add_argument("--only", help=f"comma-separated subset of: {','.join(MEASURES)}")
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="write pyinstrument profiles of the servers (and in-process measures) to DIR")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write pyinstrument profiles of the servers (and in-process measures) to DIR",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the server logs (printed at the end)")
     args = parser.parse_args(list(argv))
@@ -100,8 +114,11 @@ def parse(argv: Sequence[str]) -> tuple[Params, argparse.Namespace]:
     values = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in base.items()}
     duration = float(values["duration"])
     params = Params(
-        events=int(values["events"]), servers=int(values["servers"]), subscribers=int(values["subscribers"]),
-        duration=duration, rss_servers=int(values["rss_servers"]),
+        events=int(values["events"]),
+        servers=int(values["servers"]),
+        subscribers=int(values["subscribers"]),
+        duration=duration,
+        rss_servers=int(values["rss_servers"]),
         warmup=min(2.0, max(0.3, duration / 5)),
         asof_timeout=30.0 if args.small else 180.0,
         drain=20.0 if args.small else 60.0,
@@ -230,8 +247,9 @@ class Suite:
         if profiler.last_session is not None:
             profiler.last_session.save(str(self.profile_dir / f"{name}.pyisession"))
             (self.profile_dir / f"{name}-summary.txt").write_text(summarize(profiler.last_session, cpu=False))
-        (self.profile_dir / f"{name}-all.txt").write_text(profiler.output_text(unicode=True, color=False,
-                                                                              show_all=True))
+        (self.profile_dir / f"{name}-all.txt").write_text(
+            profiler.output_text(unicode=True, color=False, show_all=True)
+        )
         (self.profile_dir / f"{name}.html").write_text(profiler.output_html())
 
     # the run -------------------------------------------------------------
@@ -241,8 +259,10 @@ class Suite:
             if self.profile_dir is not None:
                 self.profile_dir.mkdir(parents=True, exist_ok=True)
             load = os.getloadavg()
-            self.note(f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores "
-                      "(other work on the machine lowers every figure; ratios are measured back to back)")
+            self.note(
+                f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores "
+                "(other work on the machine lowers every figure; ratios are measured back to back)"
+            )
             if self.selected - {"rss"}:
                 try:
                     await self.main_database()
@@ -250,11 +270,20 @@ class Suite:
                     self.failed = True
                     traceback.print_exc()
                     first_line = (str(error).strip().splitlines() or [""])[0]
-                    self.rows.append(Row("setup", "set-up of the main database and servers",
-                                         f"ERROR: {type(error).__name__}: {first_line[:100]}", met="ERROR"))
+                    self.rows.append(
+                        Row(
+                            "setup",
+                            "set-up of the main database and servers",
+                            f"ERROR: {type(error).__name__}: {first_line[:100]}",
+                            met="ERROR",
+                        )
+                    )
             if "rss" in self.selected:
-                await self.measure("rss", f"server RSS with {self.p.rss_servers:,} servers and "
-                                   f"{self.p.subscribers:,} subscribers", self.rss)
+                await self.measure(
+                    "rss",
+                    f"server RSS with {self.p.rss_servers:,} servers and {self.p.subscribers:,} subscribers",
+                    self.rss,
+                )
             load = os.getloadavg()
             self.note(f"load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
@@ -277,8 +306,10 @@ class Suite:
         self.server_ids = list(generated.server_ids)
         self.log_events = generated.events
         self.last_generated = generated.last_position
-        self.note(f"log: {generated.events:,} events ({generated.links:,} event links) on {p.servers:,} servers, "
-                  f"generated and loaded in {generated.seconds:.1f}s")
+        self.note(
+            f"log: {generated.events:,} events ({generated.links:,} event links) on {p.servers:,} servers, "
+            f"generated and loaded in {generated.seconds:.1f}s"
+        )
         if "rebuild" in self.selected:
             await self.measure("rebuild", f"mailreg rebuild-projections of {size:,} events", self.rebuild)
         else:
@@ -288,9 +319,11 @@ class Suite:
         if self.want("append", "mutations"):
             log("raw asyncpg ceiling ...")
             self.raw = await writes.raw_ceiling(db, p.duration, p.warmup)
-            self.note(f"raw asyncpg ceiling: {self.raw.count:,} transactions in {self.raw.seconds:.1f}s "
-                      f"({1000 / self.raw.per_second:.2f} ms each; commits wait for the WAL flush, "
-                      "synchronous_commit as the server has it)")
+            self.note(
+                f"raw asyncpg ceiling: {self.raw.count:,} transactions in {self.raw.seconds:.1f}s "
+                f"({1000 / self.raw.per_second:.2f} ms each; commits wait for the WAL flush, "
+                "synchronous_commit as the server has it)"
+            )
         if "append" in self.selected:
             await self.measure("append", "events appended/s, event store API, one writer (in process)", self.append)
         if "library" in self.selected:
@@ -301,28 +334,45 @@ class Suite:
             if self.want("mailServers", "choices"):
                 plain = await self.start_server("plain", db, plain=True)
                 if "mailServers" in self.selected:
-                    await self.measure("mailServers", f"mailServers, {p.servers:,} servers, "
-                                       f"{p.read_connections} connections: req/s, p99",
-                                       lambda: self.read_vs_plain("mailServers", plain, MAIL_SERVERS_QUERY,
-                                                                  "/plain/mailServers", self.admin))
+                    await self.measure(
+                        "mailServers",
+                        f"mailServers, {p.servers:,} servers, {p.read_connections} connections: req/s, p99",
+                        lambda: self.read_vs_plain(
+                            "mailServers", plain, MAIL_SERVERS_QUERY, "/plain/mailServers", self.admin
+                        ),
+                    )
                 if "choices" in self.selected:
-                    await self.measure("choices", f"mailServerChoices, {p.servers:,} servers, "
-                                       f"{p.read_connections} connections: req/s, p99",
-                                       lambda: self.read_vs_plain("choices", plain, CHOICES_QUERY,
-                                                                  "/plain/mailServerChoices", self.user))
+                    await self.measure(
+                        "choices",
+                        f"mailServerChoices, {p.servers:,} servers, {p.read_connections} connections: req/s, p99",
+                        lambda: self.read_vs_plain(
+                            "choices", plain, CHOICES_QUERY, "/plain/mailServerChoices", self.user
+                        ),
+                    )
                 plain.stop()
             if "events" in self.selected:
-                await self.measure("events", f"events(filter: {{streamId}}) in a {self.log_events:,}-event log: p99",
-                                   self.events_by_stream)
+                await self.measure(
+                    "events",
+                    f"events(filter: {{streamId}}) in a {self.log_events:,}-event log: p99",
+                    self.events_by_stream,
+                )
             if "mutations" in self.selected:
-                await self.measure("mutations", f"changeMailServer over HTTP, {p.write_clients} clients: "
-                                   "mutations/s, p99", self.mutations)
+                await self.measure(
+                    "mutations",
+                    f"changeMailServer over HTTP, {p.write_clients} clients: mutations/s, p99",
+                    self.mutations,
+                )
             if "asof" in self.selected:
-                await self.measure("asof", f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99",
-                                   self.as_of)
+                await self.measure(
+                    "asof", f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99", self.as_of
+                )
             if "subscriptions" in self.selected:
-                await self.measure("subscriptions", f"subscription delivery, {p.subscribers:,} subscribers over "
-                                   f"2 instances, {p.rate:.0f} events/s: p50/p99", self.subscriptions)
+                await self.measure(
+                    "subscriptions",
+                    f"subscription delivery, {p.subscribers:,} subscribers over "
+                    f"2 instances, {p.rate:.0f} events/s: p50/p99",
+                    self.subscriptions,
+                )
 
     # measures --------------------------------------------------------------
     async def rebuild(self) -> Row:
@@ -341,24 +391,38 @@ class Suite:
         rows, seconds = await replay.keyset_ceiling(self.db)
         ceiling = rows / seconds
         value, text = ratio(result.per_second, ceiling)
-        self.note(f"rebuild: {result.events:,} events in {result.seconds:.1f}s ({how}); raw keyset read + "
-                  f"json.loads: {rows:,} rows in {seconds:.1f}s")
-        return Row("rebuild", f"mailreg rebuild-projections of {result.events:,} events: events/s",
-                   f"{n0(result.per_second)} ev/s", f"{n0(ceiling)} rows/s (raw keyset read + JSON)", text, target,
-                   yes(value >= 0.5), {"events_per_s": result.per_second, "ceiling": ceiling})
+        self.note(
+            f"rebuild: {result.events:,} events in {result.seconds:.1f}s ({how}); raw keyset read + "
+            f"json.loads: {rows:,} rows in {seconds:.1f}s"
+        )
+        return Row(
+            "rebuild",
+            f"mailreg rebuild-projections of {result.events:,} events: events/s",
+            f"{n0(result.per_second)} ev/s",
+            f"{n0(ceiling)} rows/s (raw keyset read + JSON)",
+            text,
+            target,
+            yes(value >= 0.5),
+            {"events_per_s": result.per_second, "ceiling": ceiling},
+        )
 
     async def append(self) -> Row:
         assert self.db is not None and self.raw is not None
         profiler = self.profiler()
-        result = await writes.registry_appends(self.db, self.server_ids[0], self.p.duration, self.p.warmup,
-                                               profiler)
+        result = await writes.registry_appends(self.db, self.server_ids[0], self.p.duration, self.p.warmup, profiler)
         self.save_profile(profiler, "append")
         value, text = ratio(result.per_second, self.raw.per_second)
         self.append_rate = result.per_second
-        return Row("append", "events appended/s through the event store API, one writer (in process)",
-                   f"{n0(result.per_second)} ev/s", f"{n0(self.raw.per_second)} tx/s (raw asyncpg)", text,
-                   ">= 0.8x ceiling", yes(value >= 0.8), {"events_per_s": result.per_second,
-                                                          "ceiling": self.raw.per_second})
+        return Row(
+            "append",
+            "events appended/s through the event store API, one writer (in process)",
+            f"{n0(result.per_second)} ev/s",
+            f"{n0(self.raw.per_second)} tx/s (raw asyncpg)",
+            text,
+            ">= 0.8x ceiling",
+            yes(value >= 0.8),
+            {"events_per_s": result.per_second, "ceiling": self.raw.per_second},
+        )
 
     async def library(self) -> Row:
         assert self.db is not None
@@ -367,12 +431,21 @@ class Suite:
             return Row("library", label, "skipped: pip install -e '.[bench]'", target=">= 1.5x library")
         ours = self.append_rate
         if ours is None:
-            ours = (await writes.registry_appends(self.db, self.server_ids[0], self.p.duration, self.p.warmup)
-                    ).per_second
+            ours = (
+                await writes.registry_appends(self.db, self.server_ids[0], self.p.duration, self.p.warmup)
+            ).per_second
         result = await writes.library_saves(self.db, self.p.duration, self.p.warmup)
         value, text = ratio(ours, result.per_second)
-        return Row("library", label, f"{n0(ours)} ev/s (ours)", f"{n0(result.per_second)} saves/s (library)", text,
-                   ">= 1.5x library", yes(value >= 1.5), {"ours": ours, "library": result.per_second})
+        return Row(
+            "library",
+            label,
+            f"{n0(ours)} ev/s (ours)",
+            f"{n0(result.per_second)} saves/s (library)",
+            text,
+            ">= 1.5x library",
+            yes(value >= 1.5),
+            {"ours": ours, "library": result.per_second},
+        )
 
     async def read_vs_plain(self, name: str, plain: Server, query: str, plain_path: str, token: str) -> list[Row]:
         """The GraphQL query against the plain endpoint. Repeating one document
@@ -385,47 +458,78 @@ class Suite:
         body = graphql_body(query)
         async with httpx.AsyncClient(timeout=60) as client:
             ours = (await client.post(f"{a.url}/graphql", content=body, headers=headers)).json()
-            uncached = (await client.post(f"{a.url}/graphql", content=graphql_body(query, {"nocache": 0}),
-                                          headers=headers)).json()
+            uncached = (
+                await client.post(f"{a.url}/graphql", content=graphql_body(query, {"nocache": 0}), headers=headers)
+            ).json()
             theirs = (await client.post(f"{plain.url}{plain_path}", content=body, headers=headers)).json()
         if not ours == uncached == theirs:
-            raise RuntimeError(f"the plain endpoint's JSON differs from GraphQL's: {str(ours)[:200]} vs "
-                               f"{str(theirs)[:200]}")
+            raise RuntimeError(
+                f"the plain endpoint's JSON differs from GraphQL's: {str(ours)[:200]} vs {str(theirs)[:200]}"
+            )
         p = self.p
         profile = self.profile_dir is not None
         async with profiling(plain if profile else None, self.profile_dir, f"{name}-plain"):
-            flat = await closed_loop(f"{plain.url}{plain_path}", lambda _w, _n: body, headers,
-                                     concurrency=p.read_connections, duration=p.duration, warmup=p.warmup,
-                                     server=plain)
+            flat = await closed_loop(
+                f"{plain.url}{plain_path}",
+                lambda _w, _n: body,
+                headers,
+                concurrency=p.read_connections,
+                duration=p.duration,
+                warmup=p.warmup,
+                server=plain,
+            )
         async with profiling(a if profile else None, self.profile_dir, name):
-            graph = await closed_loop(f"{a.url}/graphql", lambda _w, _n: body, headers,
-                                      concurrency=p.read_connections, duration=p.duration, warmup=p.warmup,
-                                      server=a)
+            graph = await closed_loop(
+                f"{a.url}/graphql",
+                lambda _w, _n: body,
+                headers,
+                concurrency=p.read_connections,
+                duration=p.duration,
+                warmup=p.warmup,
+                server=a,
+            )
         async with profiling(a if profile else None, self.profile_dir, f"{name}-uncached"):
-            miss = await closed_loop(f"{a.url}/graphql", lambda _w, n: graphql_body(query, {"nocache": n}),
-                                     headers, concurrency=p.read_connections, duration=p.duration,
-                                     warmup=p.warmup, server=a)
+            miss = await closed_loop(
+                f"{a.url}/graphql",
+                lambda _w, n: graphql_body(query, {"nocache": n}),
+                headers,
+                concurrency=p.read_connections,
+                duration=p.duration,
+                warmup=p.warmup,
+                server=a,
+            )
         for label, result in (("", graph), (" (uncached)", miss), (" (plain)", flat)):
             self.check_errors(name + label, result)
         size = len(json.dumps(ours, separators=(",", ":")))
-        self.note(f"{name}: server CPU per request: GraphQL {graph.server_cpu_ms_per_request:.2f} ms (cache hit), "
-                  f"{miss.server_cpu_ms_per_request:.2f} ms (cache miss), plain "
-                  f"{flat.server_cpu_ms_per_request:.2f} ms; plain p99 {ms(flat.p99_ms)}; response {size:,} bytes; "
-                  f"load generator CPU {graph.client_cpu / graph.seconds:.0%} of a core (GraphQL run)")
+        self.note(
+            f"{name}: server CPU per request: GraphQL {graph.server_cpu_ms_per_request:.2f} ms (cache hit), "
+            f"{miss.server_cpu_ms_per_request:.2f} ms (cache miss), plain "
+            f"{flat.server_cpu_ms_per_request:.2f} ms; plain p99 {ms(flat.p99_ms)}; response {size:,} bytes; "
+            f"load generator CPU {graph.client_cpu / graph.seconds:.0%} of a core (GraphQL run)"
+        )
         field_name = "mailServers" if name == "mailServers" else "mailServerChoices"
         ceiling = f"{n0(flat.per_second)} req/s (plain Starlette)"
         rows = []
         for suffix, result in (("", graph), (", every request a cache miss (extra)", miss)):
             value, text = ratio(result.per_second, flat.per_second)
-            rows.append(Row(
-                name + ("-uncached" if suffix else ""),
-                f"{field_name} with {p.servers:,} servers, {p.read_connections} connections{suffix}",
-                f"{n0(result.per_second)} req/s, p99 {ms(result.p99_ms)}", ceiling, text, ">= 0.5x plain",
-                yes(value >= 0.5),
-                {"rps": result.per_second, "p99_ms": result.p99_ms, "plain_rps": flat.per_second,
-                 "server_cpu_ms": result.server_cpu_ms_per_request,
-                 "plain_server_cpu_ms": flat.server_cpu_ms_per_request},
-            ))
+            rows.append(
+                Row(
+                    name + ("-uncached" if suffix else ""),
+                    f"{field_name} with {p.servers:,} servers, {p.read_connections} connections{suffix}",
+                    f"{n0(result.per_second)} req/s, p99 {ms(result.p99_ms)}",
+                    ceiling,
+                    text,
+                    ">= 0.5x plain",
+                    yes(value >= 0.5),
+                    {
+                        "rps": result.per_second,
+                        "p99_ms": result.p99_ms,
+                        "plain_rps": flat.per_second,
+                        "server_cpu_ms": result.server_cpu_ms_per_request,
+                        "plain_server_cpu_ms": flat.server_cpu_ms_per_request,
+                    },
+                )
+            )
         return rows
 
     def check_errors(self, name: str, result: LoadResult) -> None:
@@ -443,15 +547,30 @@ class Suite:
             return graphql_body(EVENTS_QUERY, {"id": ids[rng.randrange(len(ids))]})
 
         async with profiling(self.a if self.profile_dir else None, self.profile_dir, "events"):
-            result = await closed_loop(f"{self.a.url}/graphql", body, {"authorization": f"Bearer {self.admin}"},
-                                       concurrency=1, duration=self.p.duration, warmup=self.p.warmup,
-                                       server=self.a)
+            result = await closed_loop(
+                f"{self.a.url}/graphql",
+                body,
+                {"authorization": f"Bearer {self.admin}"},
+                concurrency=1,
+                duration=self.p.duration,
+                warmup=self.p.warmup,
+                server=self.a,
+            )
         self.check_errors("events", result)
-        self.note(f"events(streamId): {result.requests:,} sequential requests (one connection, random live server, "
-                  f"first: 100), p50 {ms(result.p50_ms)}, {result.server_cpu_ms_per_request:.2f} ms server CPU each")
-        return Row("events", f"events(filter: {{streamId}}) in a {self.log_events:,}-event log: p99",
-                   f"p99 {ms(result.p99_ms)}", "—", "—", "< 20 ms", yes(result.p99_ms < 20),
-                   {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms})
+        self.note(
+            f"events(streamId): {result.requests:,} sequential requests (one connection, random live server, "
+            f"first: 100), p50 {ms(result.p50_ms)}, {result.server_cpu_ms_per_request:.2f} ms server CPU each"
+        )
+        return Row(
+            "events",
+            f"events(filter: {{streamId}}) in a {self.log_events:,}-event log: p99",
+            f"p99 {ms(result.p99_ms)}",
+            "—",
+            "—",
+            "< 20 ms",
+            yes(result.p99_ms < 20),
+            {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms},
+        )
 
     async def mutations(self) -> Row:
         assert self.a is not None and self.raw is not None
@@ -461,18 +580,33 @@ class Suite:
             return live.change_body(ids[worker % len(ids)], f"Mutation bench {worker} #{n}")
 
         async with profiling(self.a if self.profile_dir else None, self.profile_dir, "mutations"):
-            result = await closed_loop(f"{self.a.url}/graphql", body, {"authorization": f"Bearer {self.admin}"},
-                                       concurrency=self.p.write_clients, duration=self.p.duration,
-                                       warmup=self.p.warmup, server=self.a, check=live.mutation_ok)
+            result = await closed_loop(
+                f"{self.a.url}/graphql",
+                body,
+                {"authorization": f"Bearer {self.admin}"},
+                concurrency=self.p.write_clients,
+                duration=self.p.duration,
+                warmup=self.p.warmup,
+                server=self.a,
+                check=live.mutation_ok,
+            )
         self.check_errors("mutations", result)
         value, text = ratio(result.per_second, self.raw.per_second)
-        self.note(f"mutations: p50 {ms(result.p50_ms)}, {result.server_cpu_ms_per_request:.2f} ms server CPU "
-                  f"per mutation; each client changes its own server")
+        self.note(
+            f"mutations: p50 {ms(result.p50_ms)}, {result.server_cpu_ms_per_request:.2f} ms server CPU "
+            f"per mutation; each client changes its own server"
+        )
         ok = value >= 0.25 and result.p99_ms < 25
-        return Row("mutations", f"changeMailServer over HTTP, {self.p.write_clients} concurrent clients",
-                   f"{n0(result.per_second)} mut/s, p99 {ms(result.p99_ms)}",
-                   f"{n0(self.raw.per_second)} tx/s (raw asyncpg)", text, ">= 0.25x ceiling, p99 < 25 ms", yes(ok),
-                   {"per_s": result.per_second, "p99_ms": result.p99_ms, "ceiling": self.raw.per_second})
+        return Row(
+            "mutations",
+            f"changeMailServer over HTTP, {self.p.write_clients} concurrent clients",
+            f"{n0(result.per_second)} mut/s, p99 {ms(result.p99_ms)}",
+            f"{n0(self.raw.per_second)} tx/s (raw asyncpg)",
+            text,
+            ">= 0.25x ceiling, p99 < 25 ms",
+            yes(ok),
+            {"per_s": result.per_second, "p99_ms": result.p99_ms, "ceiling": self.raw.per_second},
+        )
 
     async def as_of(self) -> Row:
         """First one request at the newest position of the generated log (cold:
@@ -489,8 +623,11 @@ class Suite:
             started = time.perf_counter()
             try:
                 async with httpx.AsyncClient(timeout=p.asof_timeout) as client:
-                    response = await client.post(f"{self.a.url}/graphql", content=graphql_body(
-                        AS_OF_QUERY, {"p": str(last)}), headers={**headers, "content-type": "application/json"})
+                    response = await client.post(
+                        f"{self.a.url}/graphql",
+                        content=graphql_body(AS_OF_QUERY, {"p": str(last)}),
+                        headers={**headers, "content-type": "application/json"},
+                    )
                 if not no_graphql_errors(response):
                     raise RuntimeError(f"mailServersAsOf failed: {response.text[:300]}")
                 cold_ms = (time.perf_counter() - started) * 1000
@@ -500,26 +637,50 @@ class Suite:
             log("  the cold mailServersAsOf request timed out; restarting mailreg-A")
             self.a.stop()
             self.a = await self.start_server("mailreg-A2", self.db)
-            self.note(f"mailServersAsOf: the first request (position {last:,}) did not answer within "
-                      f"{p.asof_timeout:.0f}s")
-            return Row("asof", f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99",
-                       f"first request > {p.asof_timeout * 1000:,.0f} ms", "—", "—", "< 100 ms", "NO",
-                       {"cold_ms": None})
+            self.note(
+                f"mailServersAsOf: the first request (position {last:,}) did not answer within {p.asof_timeout:.0f}s"
+            )
+            return Row(
+                "asof",
+                f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99",
+                f"first request > {p.asof_timeout * 1000:,.0f} ms",
+                "—",
+                "—",
+                "< 100 ms",
+                "NO",
+                {"cold_ms": None},
+            )
 
         def body(_worker: int, _n: int) -> bytes:
             return graphql_body(AS_OF_QUERY, {"p": str(rng.randint(1, last))})
 
         async with profiling(self.a if self.profile_dir else None, self.profile_dir, "asof"):
-            result = await closed_loop(f"{self.a.url}/graphql", body, headers, concurrency=1,
-                                       duration=p.duration, warmup=0.0, server=self.a,
-                                       request_timeout=p.asof_timeout)
+            result = await closed_loop(
+                f"{self.a.url}/graphql",
+                body,
+                headers,
+                concurrency=1,
+                duration=p.duration,
+                warmup=0.0,
+                server=self.a,
+                request_timeout=p.asof_timeout,
+            )
         self.check_errors("asof", result)
-        self.note(f"mailServersAsOf: first request (the newest position, {last:,}) {ms(cold_ms)}; then "
-                  f"{result.requests:,} sequential requests at random positions: p50 {ms(result.p50_ms)}, "
-                  f"max {ms(max(result.latencies) * 1000)}, {result.server_cpu_ms_per_request:.1f} ms server CPU each")
-        return Row("asof", f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99",
-                   f"p99 {ms(result.p99_ms)} (first request {ms(cold_ms)})", "—", "—", "< 100 ms",
-                   yes(result.p99_ms < 100), {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms, "cold_ms": cold_ms})
+        self.note(
+            f"mailServersAsOf: first request (the newest position, {last:,}) {ms(cold_ms)}; then "
+            f"{result.requests:,} sequential requests at random positions: p50 {ms(result.p50_ms)}, "
+            f"max {ms(max(result.latencies) * 1000)}, {result.server_cpu_ms_per_request:.1f} ms server CPU each"
+        )
+        return Row(
+            "asof",
+            f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99",
+            f"p99 {ms(result.p99_ms)} (first request {ms(cold_ms)})",
+            "—",
+            "—",
+            "< 100 ms",
+            yes(result.p99_ms < 100),
+            {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms, "cold_ms": cold_ms},
+        )
 
     async def subscriptions(self) -> Row:
         assert self.a is not None and self.db is not None
@@ -527,31 +688,54 @@ class Suite:
         b = await self.start_server("mailreg-B", self.db)
         async with profiling(b if self.profile_dir else None, self.profile_dir, "subscriptions-B"):
             result = await live.delivery(
-                self.db, self.a.url, [self.a.ws_url, b.ws_url], self.admin, self.server_ids,
-                subscribers=p.subscribers, rate=p.rate, duration=p.duration, drain=p.drain, workdir=self.workdir,
+                self.db,
+                self.a.url,
+                [self.a.ws_url, b.ws_url],
+                self.admin,
+                self.server_ids,
+                subscribers=p.subscribers,
+                rate=p.rate,
+                duration=p.duration,
+                drain=p.drain,
+                workdir=self.workdir,
                 servers=[self.a, b],
             )
         b.stop()
         complete = result.failed_to_connect == 0 and result.missing == 0 and result.dropped == 0
         per_instance = result.deliveries / 2 or 1
-        self.note(f"subscriptions: server CPU from the first write to drained: A (writer + {p.subscribers // 2} "
-                  f"subscribers) {result.server_cpu[0]:.1f}s, B ({p.subscribers - p.subscribers // 2} subscribers) "
-                  f"{result.server_cpu[1]:.1f}s = {result.server_cpu[1] / per_instance * 1000:.2f} ms per delivery")
+        self.note(
+            f"subscriptions: server CPU from the first write to drained: A (writer + {p.subscribers // 2} "
+            f"subscribers) {result.server_cpu[0]:.1f}s, B ({p.subscribers - p.subscribers // 2} subscribers) "
+            f"{result.server_cpu[1]:.1f}s = {result.server_cpu[1] / per_instance * 1000:.2f} ms per delivery"
+        )
         ok = complete and result.p99_ms < 100 and result.write_rate >= 0.9 * p.rate
-        self.note(f"subscriptions: {result.connected}/{result.subscribers} connected, {result.events} events "
-                  f"committed, writes answered at {result.write_rate:.1f}/s ({result.writes_failed} failed), "
-                  f"{result.deliveries:,} deliveries, {result.missing:,} missing (not received within the "
-                  f"{p.drain:.0f}s drain), {result.duplicates} duplicates, {result.out_of_order} out of order, "
-                  f"{result.dropped} dropped; max {ms(result.max_ms)}; latency = receive time in the client "
-                  "process - occurredAt (taken just before the append, so it includes the commit)"
-                  + (f"; first error: {result.first_error}" if result.first_error else "")
-                  + (f"; first failed write: {result.first_write_error}" if result.first_write_error else ""))
-        return Row("subscriptions", f"subscription delivery, {p.subscribers:,} subscribers over 2 instances, "
-                   f"{p.rate:.0f} events/s", f"p50 {ms(result.p50_ms)}, p99 {ms(result.p99_ms)}, "
-                   f"{result.missing:,} missing; writes answered {result.write_rate:.1f}/s", "—", "—",
-                   "p99 < 100 ms, none missing", yes(ok),
-                   {"p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "missing": result.missing,
-                    "connected": result.connected, "deliveries": result.deliveries})
+        self.note(
+            f"subscriptions: {result.connected}/{result.subscribers} connected, {result.events} events "
+            f"committed, writes answered at {result.write_rate:.1f}/s ({result.writes_failed} failed), "
+            f"{result.deliveries:,} deliveries, {result.missing:,} missing (not received within the "
+            f"{p.drain:.0f}s drain), {result.duplicates} duplicates, {result.out_of_order} out of order, "
+            f"{result.dropped} dropped; max {ms(result.max_ms)}; latency = receive time in the client "
+            "process - occurredAt (taken just before the append, so it includes the commit)"
+            + (f"; first error: {result.first_error}" if result.first_error else "")
+            + (f"; first failed write: {result.first_write_error}" if result.first_write_error else "")
+        )
+        return Row(
+            "subscriptions",
+            f"subscription delivery, {p.subscribers:,} subscribers over 2 instances, {p.rate:.0f} events/s",
+            f"p50 {ms(result.p50_ms)}, p99 {ms(result.p99_ms)}, "
+            f"{result.missing:,} missing; writes answered {result.write_rate:.1f}/s",
+            "—",
+            "—",
+            "p99 < 100 ms, none missing",
+            yes(ok),
+            {
+                "p50_ms": result.p50_ms,
+                "p99_ms": result.p99_ms,
+                "missing": result.missing,
+                "connected": result.connected,
+                "deliveries": result.deliveries,
+            },
+        )
 
     async def rss(self) -> Row:
         p = self.p
@@ -565,18 +749,33 @@ class Suite:
         queries = [graphql_body(MAIL_SERVERS_QUERY), graphql_body(CHOICES_QUERY)] * 2
         async with profiling(server if self.profile_dir else None, self.profile_dir, "rss"):
             result = await live.memory_under_subscribers(
-                db, server, self.admin, list(generated.server_ids), subscribers=p.subscribers,
-                duration=1.0, workdir=self.workdir, read_queries=queries, read_token=self.admin,
+                db,
+                server,
+                self.admin,
+                list(generated.server_ids),
+                subscribers=p.subscribers,
+                duration=1.0,
+                workdir=self.workdir,
+                read_queries=queries,
+                read_token=self.admin,
             )
         server.stop()
         peak_mb = result.peak_kb / 1024
-        self.note(f"rss: idle {result.idle_kb / 1024:.0f} MB after start, {result.loaded_kb / 1024:.0f} MB with "
-                  f"{result.connected} subscribers (mailServerEvents) once 20 events had reached all of them, with 2 "
-                  f"mailServers and 2 mailServerChoices reads meanwhile; the figure is the peak (VmHWM)")
-        return Row("rss", f"server RSS with {p.rss_servers:,} servers and {p.subscribers:,} subscribers",
-                   f"{peak_mb:,.0f} MB peak ({result.loaded_kb / 1024:,.0f} MB at end)", "—", "—", "< 250 MB",
-                   yes(peak_mb < 250 and result.connected == p.subscribers),
-                   {"peak_mb": peak_mb, "rss_mb": result.loaded_kb / 1024, "idle_mb": result.idle_kb / 1024})
+        self.note(
+            f"rss: idle {result.idle_kb / 1024:.0f} MB after start, {result.loaded_kb / 1024:.0f} MB with "
+            f"{result.connected} subscribers (mailServerEvents) once 20 events had reached all of them, with 2 "
+            f"mailServers and 2 mailServerChoices reads meanwhile; the figure is the peak (VmHWM)"
+        )
+        return Row(
+            "rss",
+            f"server RSS with {p.rss_servers:,} servers and {p.subscribers:,} subscribers",
+            f"{peak_mb:,.0f} MB peak ({result.loaded_kb / 1024:,.0f} MB at end)",
+            "—",
+            "—",
+            "< 250 MB",
+            yes(peak_mb < 250 and result.connected == p.subscribers),
+            {"peak_mb": peak_mb, "rss_mb": result.loaded_kb / 1024, "idle_mb": result.idle_kb / 1024},
+        )
 
 
 # --------------------------------------------------------------------------- entry points
@@ -645,8 +844,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = report(suite, params, args)
     print(text, flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"params": asdict(params), "rows": [asdict(r) for r in suite.rows],
-                                         "notes": suite.notes}, indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {"params": asdict(params), "rows": [asdict(r) for r in suite.rows], "notes": suite.notes},
+                indent=2,
+                default=str,
+            )
+        )
     return 1 if suite.failed else 0
 
 

@@ -52,8 +52,15 @@ class Client:
 
 
 async def open_client(client: Client, url: str, token: str) -> None:
-    ws = await connect(url, subprotocols=["graphql-transport-ws"], compression=None, max_size=None,  # type: ignore[list-item]
-                       open_timeout=60, ping_interval=None, close_timeout=2)
+    ws = await connect(
+        url,
+        subprotocols=["graphql-transport-ws"],
+        compression=None,
+        max_size=None,  # type: ignore[list-item]
+        open_timeout=60,
+        ping_interval=None,
+        close_timeout=2,
+    )
     client.ws = ws
     await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
     ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -108,9 +115,10 @@ async def run(urls: list[str], count: int, token: str, out: str) -> None:
     clients = [Client(i, i % len(urls)) for i in range(count)]
     failed = 0
     for start in range(0, count, CONNECT_BATCH):
-        batch = clients[start:start + CONNECT_BATCH]
-        results = await asyncio.gather(*(open_client(c, urls[c.url_index], token) for c in batch),
-                                       return_exceptions=True)
+        batch = clients[start : start + CONNECT_BATCH]
+        results = await asyncio.gather(
+            *(open_client(c, urls[c.url_index], token) for c in batch), return_exceptions=True
+        )
         for client, outcome in zip(batch, results, strict=True):
             if isinstance(outcome, BaseException):
                 client.error = f"connect: {type(outcome).__name__}: {outcome}"
@@ -139,9 +147,12 @@ async def run(urls: list[str], count: int, token: str, out: str) -> None:
     for task in listeners:
         task.cancel()
     await asyncio.gather(*listeners, return_exceptions=True)
-    report: dict[str, Any] = {"urls": urls, "clients": [
-        {"url": c.url_index, "error": c.error, "positions": c.positions, "times": c.times} for c in clients
-    ]}
+    report: dict[str, Any] = {
+        "urls": urls,
+        "clients": [
+            {"url": c.url_index, "error": c.error, "positions": c.positions, "times": c.times} for c in clients
+        ],
+    }
     write_report(out, report)
     print("DRAINED", flush=True)
     await asyncio.gather(*(c.ws.close() for c in clients if c.ws is not None), return_exceptions=True)

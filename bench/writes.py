@@ -29,8 +29,9 @@ class Throughput:
         return self.count / self.seconds if self.seconds > 0 else float("nan")
 
 
-async def registry_appends(database: Database, server_id: str, duration: float, warmup: float,
-                           profiler: Any = None) -> Throughput:
+async def registry_appends(
+    database: Database, server_id: str, duration: float, warmup: float, profiler: Any = None
+) -> Throughput:
     """MailServerRegistry.execute(ChangeServer) on one server, one asyncio task:
     each command is one ServerChanged event, appended and projected in its own
     transaction. Counts events appended per second."""
@@ -112,13 +113,15 @@ async def raw_ceiling(database: Database, duration: float, warmup: float) -> Thr
             nonlocal version
             version += 1
             name = f"Raw bench {version}"
-            event = ServerChanged(server_id=stream, changes=(
-                FieldChange(field="name", before=f"Raw bench {version - 1}", after=name),))
+            event = ServerChanged(
+                server_id=stream, changes=(FieldChange(field="name", before=f"Raw bench {version - 1}", after=name),)
+            )
             type_name, schema_version, data = to_payload(event)
             now = datetime.now(UTC)
             async with conn.transaction():
-                await insert.fetchval(stream, version, type_name, schema_version, json.dumps(data), "bench-writer",
-                                      None, now)
+                await insert.fetchval(
+                    stream, version, type_name, schema_version, json.dumps(data), "bench-writer", None, now
+                )
                 await upsert.fetchval(stream, "raw", name, version, now)
 
         deadline = time.perf_counter() + warmup

@@ -111,8 +111,11 @@ def _add(command: AddServer, state: Registry) -> tuple[Event, ...]:
     problems.raise_any()
     assert code is not None and name is not None and endpoints is not None
     settings = Settings(
-        code=code, name=name, oauth_provider=command.oauth_provider,
-        outgoing=endpoints[0], incoming=endpoints[1],
+        code=code,
+        name=name,
+        oauth_provider=command.oauth_provider,
+        outgoing=endpoints[0],
+        incoming=endpoints[1],
     )
     return (ServerAdded(server_id=command.server_id, settings=settings, position=len(state.order) + 1),)
 
@@ -135,9 +138,7 @@ def _change(command: ChangeServer, state: Registry) -> tuple[Event, ...]:
             problems.add(("code",), ErrorCode.CODE_ALREADY_EXISTS)
     problems.raise_any()
     assert code is not None and name is not None and endpoints is not None
-    settings = Settings(
-        code=code, name=name, oauth_provider=provider, outgoing=endpoints[0], incoming=endpoints[1]
-    )
+    settings = Settings(code=code, name=name, oauth_provider=provider, outgoing=endpoints[0], incoming=endpoints[1])
     return _changed(server.id, base, settings)
 
 
@@ -160,17 +161,22 @@ def _endpoints(
 ) -> tuple[Outgoing, Incoming] | None:
     """Outgoing and incoming settings from input laid over `base` (None when adding)."""
     protocol: ReceiveProtocol | None = (
-        base.incoming.protocol if inc.protocol is UNSET and base else inc.protocol or None)
+        base.incoming.protocol if inc.protocol is UNSET and base else inc.protocol or None
+    )
     if protocol is None:
         problems.add(("incoming", "protocol"), ErrorCode.REQUIRED)
     out_timeout = _timeout(problems, "outgoing", out.timeout_seconds, base.outgoing.timeout_seconds if base else None)
     in_timeout = _timeout(problems, "incoming", inc.timeout_seconds, base.incoming.timeout_seconds if base else None)
     if provider is not None:
         automatic = {
-            ("outgoing", "host"): out.host, ("outgoing", "port"): out.port,
-            ("outgoing", "encryption"): out.encryption, ("outgoing", "authMethod"): out.auth_method,
-            ("outgoing", "credentials"): out.credentials, ("incoming", "host"): inc.host,
-            ("incoming", "port"): inc.port, ("incoming", "useTls"): inc.use_tls,
+            ("outgoing", "host"): out.host,
+            ("outgoing", "port"): out.port,
+            ("outgoing", "encryption"): out.encryption,
+            ("outgoing", "authMethod"): out.auth_method,
+            ("outgoing", "credentials"): out.credentials,
+            ("incoming", "host"): inc.host,
+            ("incoming", "port"): inc.port,
+            ("incoming", "useTls"): inc.use_tls,
         }
         for path, sent in automatic.items():
             if sent is not UNSET and sent is not None:
@@ -208,14 +214,23 @@ def _required(
 def _outgoing(problems: _Problems, out: OutgoingInput, base: Outgoing | None, timeout: int | None) -> Outgoing | None:
     host = _required(problems, ("outgoing", "host"), HostName.parse, out.host, base.host if base else None)
     port = _required(problems, ("outgoing", "port"), Port.parse, out.port, base.port if base else None)
-    encryption = SmtpEncryption.NONE if out.encryption is None else _pick(
-        out.encryption, base.encryption if base else SmtpEncryption.NONE)
-    auth = SmtpAuthMethod.NONE if out.auth_method is None else _pick(
-        out.auth_method, base.auth_method if base else SmtpAuthMethod.NONE)
+    encryption = (
+        SmtpEncryption.NONE
+        if out.encryption is None
+        else _pick(out.encryption, base.encryption if base else SmtpEncryption.NONE)
+    )
+    auth = (
+        SmtpAuthMethod.NONE
+        if out.auth_method is None
+        else _pick(out.auth_method, base.auth_method if base else SmtpAuthMethod.NONE)
+    )
     if auth is SmtpAuthMethod.XOAUTH2:
         problems.add(("outgoing", "authMethod"), ErrorCode.INVALID)
-    credentials = base.credentials if out.credentials is UNSET and base else (
-        None if out.credentials is UNSET else out.credentials)
+    credentials = (
+        base.credentials
+        if out.credentials is UNSET and base
+        else (None if out.credentials is UNSET else out.credentials)
+    )
     if auth is SmtpAuthMethod.NONE:
         if out.credentials is not UNSET and out.credentials is not None:
             problems.add(("outgoing", "credentials"), ErrorCode.NOT_APPLICABLE)
@@ -224,13 +239,17 @@ def _outgoing(problems: _Problems, out: OutgoingInput, base: Outgoing | None, ti
         problems.add(("outgoing", "credentials"), ErrorCode.REQUIRED)
     if host is None or port is None or timeout is None or problems.items:
         return None
-    return Outgoing(host=host, port=port, encryption=encryption, auth_method=auth,
-                    credentials=credentials, timeout_seconds=timeout)
+    return Outgoing(
+        host=host, port=port, encryption=encryption, auth_method=auth, credentials=credentials, timeout_seconds=timeout
+    )
 
 
 def _incoming(
-    problems: _Problems, inc: IncomingInput, base: Incoming | None,
-    protocol: ReceiveProtocol | None, timeout: int | None,
+    problems: _Problems,
+    inc: IncomingInput,
+    base: Incoming | None,
+    protocol: ReceiveProtocol | None,
+    timeout: int | None,
 ) -> Incoming | None:
     host = _required(problems, ("incoming", "host"), HostName.parse, inc.host, base.host if base else None)
     port = _required(problems, ("incoming", "port"), Port.parse, inc.port, base.port if base else None)
@@ -242,8 +261,9 @@ def _incoming(
         use_apop = False  # APOP is a POP3 command: moving to IMAP4 clears it
     if host is None or port is None or protocol is None or timeout is None or problems.items:
         return None
-    return Incoming(protocol=protocol, host=host, port=port, use_tls=use_tls,
-                    use_apop=use_apop, timeout_seconds=timeout)
+    return Incoming(
+        protocol=protocol, host=host, port=port, use_tls=use_tls, use_apop=use_apop, timeout_seconds=timeout
+    )
 
 
 def _check_list_version(expected: int | None, state: Registry) -> None:
@@ -289,9 +309,9 @@ def _restore(command: RestoreServers, state: Registry) -> tuple[Event, ...]:
     added = [i for i in target.order if i not in state.servers]
     for index, server_id in enumerate(added, start=len(kept) + 1):
         server = target.servers[server_id]
-        events.append(ServerAdded(
-            server_id=server_id, settings=server.settings, created_at=server.created_at, position=index
-        ))
+        events.append(
+            ServerAdded(server_id=server_id, settings=server.settings, created_at=server.created_at, position=index)
+        )
     order = tuple(kept + added)
     if order != target.order:
         events.append(ServersReordered(before=order, after=target.order))

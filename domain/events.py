@@ -55,7 +55,11 @@ class AllServersDeleted:
 Event = ServerAdded | ServerChanged | ServersReordered | ServerDeleted | AllServersDeleted
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    ServerAdded, ServerChanged, ServersReordered, ServerDeleted, AllServersDeleted,
+    ServerAdded,
+    ServerChanged,
+    ServersReordered,
+    ServerDeleted,
+    AllServersDeleted,
 )
 
 

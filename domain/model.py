@@ -108,7 +108,11 @@ def oauth_servers(
         timeout_seconds=outgoing_timeout,
     )
     incoming = Incoming(
-        protocol=protocol, host=host, port=port, use_tls=True, use_apop=False,
+        protocol=protocol,
+        host=host,
+        port=port,
+        use_tls=True,
+        use_apop=False,
         timeout_seconds=incoming_timeout,
     )
     return outgoing, incoming
@@ -190,13 +194,18 @@ def diff(before: Settings, after: Settings) -> tuple[tuple[str, Scalar, Scalar],
 
 
 _ENUMS: dict[str, type[StrEnum]] = {
-    "oauthProvider": OAuthProvider, "outgoing.encryption": SmtpEncryption,
-    "outgoing.authMethod": SmtpAuthMethod, "outgoing.credentials": SmtpCredentials,
+    "oauthProvider": OAuthProvider,
+    "outgoing.encryption": SmtpEncryption,
+    "outgoing.authMethod": SmtpAuthMethod,
+    "outgoing.credentials": SmtpCredentials,
     "incoming.protocol": ReceiveProtocol,
 }
 _ATTRIBUTES = {
-    "oauthProvider": "oauth_provider", "authMethod": "auth_method", "timeoutSeconds": "timeout_seconds",
-    "useTls": "use_tls", "useApop": "use_apop",
+    "oauthProvider": "oauth_provider",
+    "authMethod": "auth_method",
+    "timeoutSeconds": "timeout_seconds",
+    "useTls": "use_tls",
+    "useApop": "use_apop",
 }
 
 
@@ -216,4 +225,3 @@ def apply_changes(settings: Settings, changes: tuple[tuple[str, Scalar, Scalar],
     for part, values in parts.items():
         top[part] = replace(getattr(settings, part), **values)
     return replace(settings, **top)  # type: ignore[arg-type]
-

@@ -73,8 +73,10 @@ class LogVerifier:
         self.last_position = max(self.last_position, entry.position)
         # Point-in-time views take the events up to a time as a prefix of the log.
         if self.last_occurred_at is not None and entry.occurred_at < self.last_occurred_at:
-            self.problems.add(f"{where}: occurred at {entry.occurred_at.isoformat()}, before the event ahead "
-                              f"of it ({self.last_occurred_at.isoformat()})")
+            self.problems.add(
+                f"{where}: occurred at {entry.occurred_at.isoformat()}, before the event ahead "
+                f"of it ({self.last_occurred_at.isoformat()})"
+            )
         self.last_occurred_at = max(self.last_occurred_at or entry.occurred_at, entry.occurred_at)
         self._check_version(entry, where)
         try:
@@ -248,10 +250,13 @@ async def _links(conn: AsyncConnection, after: int, until: int | None) -> dict[i
 
 async def _read_model_problems(conn: AsyncConnection, rebuilt: Registry, log: LogVerifier) -> list[str]:
     problems: list[str] = []
-    state = (await conn.execute(
-        sa.select(projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at)
-        .where(projection_state.c.name == SERVER_LIST)
-    )).first()
+    state = (
+        await conn.execute(
+            sa.select(
+                projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at
+            ).where(projection_state.c.name == SERVER_LIST)
+        )
+    ).first()
     if state is None:
         problems.append(f"projection_state has no {SERVER_LIST!r} row")
     else:

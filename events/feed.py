@@ -40,8 +40,9 @@ class Subscriber:
     """A bounded buffer between the feed and one client. A conflating
     subscriber keeps no events, only the fact that something happened."""
 
-    def __init__(self, limit: int, *, conflate: bool = False,
-                 on_overflow: Callable[[], Awaitable[Any]] | None = None) -> None:
+    def __init__(
+        self, limit: int, *, conflate: bool = False, on_overflow: Callable[[], Awaitable[Any]] | None = None
+    ) -> None:
         self.limit = limit
         self.conflate = conflate
         self.items: deque[RecordedEvent] = deque()
@@ -113,8 +114,9 @@ class EventFeed:
     def wake(self) -> None:
         self._wake.set()
 
-    def subscribe(self, *, conflate: bool = False,
-                  on_overflow: Callable[[], Awaitable[Any]] | None = None) -> Subscriber:
+    def subscribe(
+        self, *, conflate: bool = False, on_overflow: Callable[[], Awaitable[Any]] | None = None
+    ) -> Subscriber:
         subscriber = Subscriber(self.buffer, conflate=conflate, on_overflow=on_overflow)
         self.subscribers.add(subscriber)
         return subscriber
@@ -144,10 +146,13 @@ class EventFeed:
             if not self.subscribers:
                 # Nobody to deliver to: just keep up with the end of the log,
                 # unless someone subscribed while we looked (then deliver as usual).
-                row = (await conn.execute(
-                    sa.select(projection_state.c.position, projection_state.c.last_occurred_at)
-                    .where(projection_state.c.name == SERVER_LIST)
-                )).one()
+                row = (
+                    await conn.execute(
+                        sa.select(projection_state.c.position, projection_state.c.last_occurred_at).where(
+                            projection_state.c.name == SERVER_LIST
+                        )
+                    )
+                ).one()
                 if not self.subscribers:
                     if row.position > self.position and row.last_occurred_at is not None and self.caught_up:
                         self.caught_up(utc(row.last_occurred_at))

@@ -19,8 +19,17 @@ from events.store import RecordedEvent
 from events.tables import event_links, events
 
 BATCH = 5000
-FIELDS = ("position", "streamId", "streamVersion", "type", "schemaVersion", "data", "actor", "correlationId",
-          "occurredAt")
+FIELDS = (
+    "position",
+    "streamId",
+    "streamVersion",
+    "type",
+    "schemaVersion",
+    "data",
+    "actor",
+    "correlationId",
+    "occurredAt",
+)
 
 
 class ImportRefusedError(Exception):
@@ -47,11 +56,21 @@ class ImportReport:
 
 def to_line(entry: RecordedEvent) -> str:
     """One event as a JSON object on one line (no newline at the end)."""
-    return json.dumps({
-        "position": entry.position, "streamId": entry.stream_id, "streamVersion": entry.stream_version,
-        "type": entry.type, "schemaVersion": entry.schema_version, "data": entry.data, "actor": entry.actor,
-        "correlationId": entry.correlation_id, "occurredAt": utc(entry.occurred_at).isoformat(),
-    }, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {
+            "position": entry.position,
+            "streamId": entry.stream_id,
+            "streamVersion": entry.stream_version,
+            "type": entry.type,
+            "schemaVersion": entry.schema_version,
+            "data": entry.data,
+            "actor": entry.actor,
+            "correlationId": entry.correlation_id,
+            "occurredAt": utc(entry.occurred_at).isoformat(),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 async def export(engine: AsyncEngine, write: Callable[[str], object]) -> int:
@@ -83,9 +102,12 @@ def from_line(text: str) -> RecordedEvent:
     if not isinstance(value["data"], dict):
         raise LineError("data is not a JSON object")
     return RecordedEvent(
-        position=_integer(value, "position", 2**63 - 1), stream_id=_text(value, "streamId", 64),
-        stream_version=_integer(value, "streamVersion", 2**31 - 1), type=_text(value, "type", 64),
-        schema_version=_integer(value, "schemaVersion", 2**15 - 1), data=value["data"],
+        position=_integer(value, "position", 2**63 - 1),
+        stream_id=_text(value, "streamId", 64),
+        stream_version=_integer(value, "streamVersion", 2**31 - 1),
+        type=_text(value, "type", 64),
+        schema_version=_integer(value, "schemaVersion", 2**15 - 1),
+        data=value["data"],
         actor=_text(value, "actor", 255),
         correlation_id=None if value["correlationId"] is None else _text(value, "correlationId", 255),
         occurred_at=_time(value["occurredAt"]),
@@ -171,12 +193,15 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
         await projections.replace_all(conn, registry, replay.last_position, replay.last_occurred_at)
         if not is_sqlite(engine) and replay.last_position:
             # Positions were given, not drawn: move the identity past them for later appends.
-            await conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('events', 'position'), :last)"),
-                               {"last": replay.last_position})
+            await conn.execute(
+                sa.text("SELECT setval(pg_get_serial_sequence('events', 'position'), :last)"),
+                {"last": replay.last_position},
+            )
             # Wake the live feeds of any running instance, as an append would.
             await projections.save_checkpoint(conn, replay.last_position, registry.list_version, notify=True)
-    return ImportReport(replay.count, len(replay.versions), len(registry.order), registry.list_version,
-                        replay.last_position)
+    return ImportReport(
+        replay.count, len(replay.versions), len(registry.order), registry.list_version, replay.last_position
+    )
 
 
 async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
@@ -187,11 +212,19 @@ async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
         touched = None if isinstance(entry, LineError) else replay.feed(entry, where)
         if isinstance(entry, LineError) or touched is None or replay.problems.count:
             raise ImportRefusedError([f"{where}: the input changed while it was imported"])
-        rows.append({
-            "position": entry.position, "stream_id": entry.stream_id, "stream_version": entry.stream_version,
-            "type": entry.type, "schema_version": entry.schema_version, "data": entry.data,
-            "actor": entry.actor, "correlation_id": entry.correlation_id, "occurred_at": entry.occurred_at,
-        })
+        rows.append(
+            {
+                "position": entry.position,
+                "stream_id": entry.stream_id,
+                "stream_version": entry.stream_version,
+                "type": entry.type,
+                "schema_version": entry.schema_version,
+                "data": entry.data,
+                "actor": entry.actor,
+                "correlation_id": entry.correlation_id,
+                "occurred_at": entry.occurred_at,
+            }
+        )
         links.extend({"stream_id": stream_id, "position": entry.position} for stream_id in touched)
         if len(rows) >= BATCH:
             await _flush(conn, rows, links)
@@ -212,7 +245,9 @@ async def _refuse_unless_empty(conn: AsyncConnection) -> None:
     count = int((await conn.execute(sa.select(sa.func.count()).select_from(events))).scalar_one())
     linked = int((await conn.execute(sa.select(sa.func.count()).select_from(event_links))).scalar_one())
     if count or linked:
-        raise ImportRefusedError([
-            f"the database already holds {count} events ({linked} event links): "
-            + "import only into an empty database; nothing was changed",
-        ])
+        raise ImportRefusedError(
+            [
+                f"the database already holds {count} events ({linked} event links): "
+                + "import only into an empty database; nothing was changed",
+            ]
+        )

@@ -28,16 +28,26 @@ from events.tables import SERVER_LIST, projection_state, servers
 def server_row(server: Server, position: int) -> dict[str, Any]:
     settings, out, inc = server.settings, server.settings.outgoing, server.settings.incoming
     return {
-        "id": server.id, "code": settings.code, "name": settings.name, "position": position,
+        "id": server.id,
+        "code": settings.code,
+        "name": settings.name,
+        "position": position,
         "oauth_provider": settings.oauth_provider.value if settings.oauth_provider else None,
-        "outgoing_host": out.host, "outgoing_port": out.port,
-        "outgoing_encryption": out.encryption.value, "outgoing_auth_method": out.auth_method.value,
+        "outgoing_host": out.host,
+        "outgoing_port": out.port,
+        "outgoing_encryption": out.encryption.value,
+        "outgoing_auth_method": out.auth_method.value,
         "outgoing_credentials": out.credentials.value if out.credentials else None,
         "outgoing_timeout_seconds": out.timeout_seconds,
-        "incoming_protocol": inc.protocol.value, "incoming_host": inc.host, "incoming_port": inc.port,
-        "incoming_use_tls": inc.use_tls, "incoming_use_apop": inc.use_apop,
+        "incoming_protocol": inc.protocol.value,
+        "incoming_host": inc.host,
+        "incoming_port": inc.port,
+        "incoming_use_tls": inc.use_tls,
+        "incoming_use_apop": inc.use_apop,
         "incoming_timeout_seconds": inc.timeout_seconds,
-        "version": server.version, "created_at": server.created_at, "updated_at": server.updated_at,
+        "version": server.version,
+        "created_at": server.created_at,
+        "updated_at": server.updated_at,
     }
 
 
@@ -49,15 +59,19 @@ def server_from_row(row: sa.Row[Any]) -> Server:
             name=row.name,
             oauth_provider=OAuthProvider(row.oauth_provider) if row.oauth_provider else None,
             outgoing=Outgoing(
-                host=row.outgoing_host, port=row.outgoing_port,
+                host=row.outgoing_host,
+                port=row.outgoing_port,
                 encryption=SmtpEncryption(row.outgoing_encryption),
                 auth_method=SmtpAuthMethod(row.outgoing_auth_method),
                 credentials=SmtpCredentials(row.outgoing_credentials) if row.outgoing_credentials else None,
                 timeout_seconds=row.outgoing_timeout_seconds,
             ),
             incoming=Incoming(
-                protocol=ReceiveProtocol(row.incoming_protocol), host=row.incoming_host,
-                port=row.incoming_port, use_tls=row.incoming_use_tls, use_apop=row.incoming_use_apop,
+                protocol=ReceiveProtocol(row.incoming_protocol),
+                host=row.incoming_host,
+                port=row.incoming_port,
+                use_tls=row.incoming_use_tls,
+                use_apop=row.incoming_use_apop,
                 timeout_seconds=row.incoming_timeout_seconds,
             ),
         ),
@@ -98,7 +112,11 @@ async def project(conn: AsyncConnection, event: Event, before: Registry, after: 
 
 
 async def save_checkpoint(
-    conn: AsyncConnection, position: int, list_version: int, *, notify: bool = False,
+    conn: AsyncConnection,
+    position: int,
+    list_version: int,
+    *,
+    notify: bool = False,
     last_occurred_at: datetime | None = None,
 ) -> None:
     """Record how far the read model is. With `notify`, also wake the live
@@ -117,11 +135,13 @@ async def save_checkpoint(
 
 async def checkpoint(conn: AsyncConnection) -> tuple[int, int]:
     """(last projected position, list version)."""
-    row = (await conn.execute(
-        sa.select(projection_state.c.position, projection_state.c.list_version).where(
-            projection_state.c.name == SERVER_LIST
+    row = (
+        await conn.execute(
+            sa.select(projection_state.c.position, projection_state.c.list_version).where(
+                projection_state.c.name == SERVER_LIST
+            )
         )
-    )).one()
+    ).one()
     return int(row.position), int(row.list_version)
 
 

@@ -128,21 +128,28 @@ class MailServerRegistry:
                 )
             response = respond(after, new_events)
             if request.idempotency_key is not None:
-                await conn.execute(idempotency_keys.insert().values(
-                    actor=request.actor, key=request.idempotency_key, request_hash=request.request_hash(),
-                    response=response, created_at=metadata.occurred_at,
-                ))
+                await conn.execute(
+                    idempotency_keys.insert().values(
+                        actor=request.actor,
+                        key=request.idempotency_key,
+                        request_hash=request.request_hash(),
+                        response=response,
+                        created_at=metadata.occurred_at,
+                    )
+                )
         self._remember(Snapshot(position, after))
         if recorded and self._on_commit is not None:
             self._on_commit(recorded)
         return Outcome(response=response, recorded=tuple(recorded), replayed=False)
 
     async def _replay(self, conn: Any, request: Request) -> JsonDict | None:
-        row = (await conn.execute(
-            sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-                idempotency_keys.c.actor == request.actor, idempotency_keys.c.key == request.idempotency_key
+        row = (
+            await conn.execute(
+                sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+                    idempotency_keys.c.actor == request.actor, idempotency_keys.c.key == request.idempotency_key
+                )
             )
-        )).first()
+        ).first()
         if row is None:
             return None
         if row.request_hash != request.request_hash():

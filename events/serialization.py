@@ -113,8 +113,7 @@ def from_payload(type_name: str, schema_version: int, data: JsonDict) -> Event:
                 return ServerChanged(
                     server_id=data["id"],
                     changes=tuple(
-                        FieldChange(field=c["field"], before=c["before"], after=c["after"])
-                        for c in data["changes"]
+                        FieldChange(field=c["field"], before=c["before"], after=c["after"]) for c in data["changes"]
                     ),
                 )
             case "ServersReordered":
@@ -156,4 +155,3 @@ def utc(value: datetime) -> datetime:
     """The instant in UTC. Everything is stored and bound in UTC because SQLite
     keeps no offset (and hands back naive values); naive means UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-

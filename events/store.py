@@ -50,9 +50,7 @@ class Metadata:
 
 async def stream_version(conn: AsyncConnection, stream_id: str) -> int:
     """How many events the stream holds (0 for a new stream)."""
-    query = sa.select(sa.func.coalesce(sa.func.max(events.c.stream_version), 0)).where(
-        events.c.stream_id == stream_id
-    )
+    query = sa.select(sa.func.coalesce(sa.func.max(events.c.stream_version), 0)).where(events.c.stream_id == stream_id)
     return int((await conn.execute(query)).scalar_one())
 
 
@@ -73,11 +71,18 @@ async def append(
     for event in new_events:
         version += 1
         name, schema_version, data = to_payload(event)
-        rows.append({
-            "stream_id": stream_id, "stream_version": version, "type": name,
-            "schema_version": schema_version, "data": data, "actor": metadata.actor,
-            "correlation_id": metadata.correlation_id, "occurred_at": utc(metadata.occurred_at),
-        })
+        rows.append(
+            {
+                "stream_id": stream_id,
+                "stream_version": version,
+                "type": name,
+                "schema_version": schema_version,
+                "data": data,
+                "actor": metadata.actor,
+                "correlation_id": metadata.correlation_id,
+                "occurred_at": utc(metadata.occurred_at),
+            }
+        )
     recorded = []
     try:
         for row in rows:
@@ -91,9 +96,15 @@ async def append(
 
 def _recorded(row: sa.Row[Any]) -> RecordedEvent:
     return RecordedEvent(
-        position=row.position, stream_id=row.stream_id, stream_version=row.stream_version,
-        type=row.type, schema_version=row.schema_version, data=row.data, actor=row.actor,
-        correlation_id=row.correlation_id, occurred_at=utc(row.occurred_at),
+        position=row.position,
+        stream_id=row.stream_id,
+        stream_version=row.stream_version,
+        type=row.type,
+        schema_version=row.schema_version,
+        data=row.data,
+        actor=row.actor,
+        correlation_id=row.correlation_id,
+        occurred_at=utc(row.occurred_at),
     )
 
 
@@ -136,4 +147,3 @@ async def link(conn: AsyncConnection, position: int, stream_ids: Sequence[str]) 
 
 
 CHANNEL = "mailreg_events"
-

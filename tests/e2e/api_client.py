@@ -33,7 +33,11 @@ class GraphQLClient:
         return result
 
     async def post(
-        self, query: str, variables: Json | None = None, *, token: str | None | _Default = ADMIN,
+        self,
+        query: str,
+        variables: Json | None = None,
+        *,
+        token: str | None | _Default = ADMIN,
         headers: dict[str, str] | None = None,
     ) -> Json:
         """The whole response body; asserts only that HTTP said 200 and gave JSON."""
@@ -46,8 +50,13 @@ class GraphQLClient:
         return result
 
     async def gql(
-        self, query: str, variables: Json | None = None, *, token: str | None | _Default = ADMIN,
-        headers: dict[str, str] | None = None, expect_errors: bool = False,
+        self,
+        query: str,
+        variables: Json | None = None,
+        *,
+        token: str | None | _Default = ADMIN,
+        headers: dict[str, str] | None = None,
+        expect_errors: bool = False,
     ) -> Json:
         """`data` of a request that must have no top-level errors (or, with
         `expect_errors`, the whole body, which must have some)."""
@@ -59,9 +68,7 @@ class GraphQLClient:
         data: Json = body["data"]
         return data
 
-    async def mutate(
-        self, query: str, input: Json | None, *, expect_success: bool = True, **kwargs: Any
-    ) -> Json:
+    async def mutate(self, query: str, input: Json | None, *, expect_success: bool = True, **kwargs: Any) -> Json:
         """The single payload of a mutation; by default it must carry no user errors."""
         data = await self.gql(query, {"input": input}, **kwargs)
         (payload,) = data.values()

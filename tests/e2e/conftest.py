@@ -88,8 +88,15 @@ def sqlite_url(folder: Path) -> str:
 
 def config_for(database_url: str, data_dir: Path) -> Config:
     return Config(
-        database_url=database_url, data_dir=data_dir, jwt_secret=SECRET, jwt_public_key_file=None,
-        jwt_issuer=None, jwt_audience=None, host="127.0.0.1", port=0, log_format="text",
+        database_url=database_url,
+        data_dir=data_dir,
+        jwt_secret=SECRET,
+        jwt_public_key_file=None,
+        jwt_issuer=None,
+        jwt_audience=None,
+        host="127.0.0.1",
+        port=0,
+        log_format="text",
     )
 
 

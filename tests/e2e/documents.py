@@ -15,20 +15,29 @@ fragment ServerFields on MailServer {
 LIST_FIELDS = "version totalCount items { ...ServerFields }"
 ERROR_FIELDS = "errors { field code message }"
 
-ADD = SERVER_FIELDS + f"""
+ADD = (
+    SERVER_FIELDS
+    + f"""
 mutation Add($input: AddMailServerInput!) {{
   addMailServer(input: $input) {{ server {{ ...ServerFields }} {ERROR_FIELDS} }}
 }}"""
+)
 
-CHANGE = SERVER_FIELDS + f"""
+CHANGE = (
+    SERVER_FIELDS
+    + f"""
 mutation Change($input: ChangeMailServerInput!) {{
   changeMailServer(input: $input) {{ server {{ ...ServerFields }} {ERROR_FIELDS} }}
 }}"""
+)
 
-REORDER = SERVER_FIELDS + f"""
+REORDER = (
+    SERVER_FIELDS
+    + f"""
 mutation Reorder($input: ReorderMailServersInput!) {{
   reorderMailServers(input: $input) {{ list {{ {LIST_FIELDS} }} {ERROR_FIELDS} }}
 }}"""
+)
 
 DELETE = f"""
 mutation Delete($input: DeleteMailServerInput!) {{
@@ -42,8 +51,11 @@ mutation DeleteAll($input: DeleteAllMailServersInput) {{
 
 SERVERS = SERVER_FIELDS + f"query Servers {{ mailServers {{ {LIST_FIELDS} }} }}"
 
-SERVER = SERVER_FIELDS + """
+SERVER = (
+    SERVER_FIELDS
+    + """
 query Server($id: ID, $code: String) { mailServer(id: $id, code: $code) { ...ServerFields } }"""
+)
 
 CHOICES = "query Choices { mailServerChoices { id code name } }"
 
@@ -83,9 +95,18 @@ def imap_starttls_cram(code: str = "imap-cram") -> dict[str, Any]:
         "code": f"  {code}  ",
         "name": "Head office IMAP",
         "outgoing": {
-            "host": "SMTP.Example.COM.", "port": 587, "encryption": "STARTTLS",
-            "authMethod": "CRAM_MD5", "credentials": "SENDING_ACCOUNT", "timeoutSeconds": 90,
+            "host": "SMTP.Example.COM.",
+            "port": 587,
+            "encryption": "STARTTLS",
+            "authMethod": "CRAM_MD5",
+            "credentials": "SENDING_ACCOUNT",
+            "timeoutSeconds": 90,
         },
-        "incoming": {"protocol": "IMAP4", "host": "imap.example.com", "port": 993, "useTls": True,
-                     "timeoutSeconds": 30},
+        "incoming": {
+            "protocol": "IMAP4",
+            "host": "imap.example.com",
+            "port": 993,
+            "useTls": True,
+            "timeoutSeconds": 30,
+        },
     }

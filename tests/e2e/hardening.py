@@ -65,8 +65,10 @@ def abuse_summary(request: pytest.FixtureRequest) -> Iterator[None]:
     if not owner:
         return
     classes = ", ".join(f"{kind} {REFUSED[kind]}/{TRIED[kind]}" for kind in sorted(TRIED))
-    line = (f"abuse requests refused (nothing appended) / tried, per class: {classes}; "
-            f"total {sum(REFUSED.values())}/{sum(TRIED.values())}")
+    line = (
+        f"abuse requests refused (nothing appended) / tried, per class: {classes}; "
+        f"total {sum(REFUSED.values())}/{sum(TRIED.values())}"
+    )
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
@@ -87,8 +89,10 @@ def fresh() -> str:
 def add(code: str, **outgoing: Any) -> str:
     """One addMailServer field that an admin could run successfully (with `outgoing` settings on top)."""
     settings = ", ".join(f"{k}: {v}" for k, v in {"host": '"smtp.example.com"', "port": 25, **outgoing}.items())
-    return (f'addMailServer(input: {{code: "{code}", name: "Abuse", outgoing: {{{settings}}}, '
-            'incoming: {protocol: POP3, host: "pop.example.com", port: 110}}) { errors { code } }')
+    return (
+        f'addMailServer(input: {{code: "{code}", name: "Abuse", outgoing: {{{settings}}}, '
+        'incoming: {protocol: POP3, host: "pop.example.com", port: 110}}) { errors { code } }'
+    )
 
 
 def lex(document: str) -> Iterator[Token]:
@@ -143,8 +147,9 @@ class Harness:
     database_url: str
     statements: list[str] = field(default_factory=list)
 
-    async def post(self, body: Json | list[Any] | bytes, *, bearer: str | None = ADMIN,
-                   headers: dict[str, str] | None = None) -> httpx.Response:
+    async def post(
+        self, body: Json | list[Any] | bytes, *, bearer: str | None = ADMIN, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         sent = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         sent.update(headers or {})
         if isinstance(body, bytes):
@@ -160,8 +165,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def in_process(database_url: str, data_dir: Path, *, quiet: bool = False,
-                     **config: Any) -> AsyncIterator[Harness]:
+async def in_process(
+    database_url: str, data_dir: Path, *, quiet: bool = False, **config: Any
+) -> AsyncIterator[Harness]:
     """A migrated app on `database_url`; `config` overrides Config fields. With
     `quiet` the live feed is stopped, so that the app runs SQL only for requests."""
     await migrate_once(database_url)
@@ -173,8 +179,11 @@ async def in_process(database_url: str, data_dir: Path, *, quiet: bool = False,
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://mailreg.test") as http:
             harness = Harness(app=app, http=http, log=log, database_url=database_url)
-            event.listen(app.state.services.engine.sync_engine, "before_cursor_execute",
-                         lambda _c, _cur, statement, *_: harness.statements.append(statement))
+            event.listen(
+                app.state.services.engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, *_: harness.statements.append(statement),
+            )
             try:
                 yield harness
             finally:
@@ -191,6 +200,7 @@ async def pg_database() -> AsyncIterator[str]:
 
 
 # ------------------------------------------------------------ real servers
+
 
 @dataclass
 class Fleet:
@@ -218,8 +228,7 @@ async def _start_fleet(folder: Path) -> Fleet:
 
 
 @pytest.fixture(scope="session")
-async def fleet_warmup(request: pytest.FixtureRequest,
-                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[None]:
+async def fleet_warmup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[None]:
     """Starts the fleet in the background (server start-up is slow), so that
     in-process tests run meanwhile, if any selected test needs it; stops it
     when the session ends."""
@@ -258,6 +267,7 @@ def json_lines(output: list[str], start: int = 0) -> list[Json]:
 
 
 # ------------------------------------------------------------ tokens
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -298,6 +308,7 @@ NON_ADMIN_TOKENS: dict[str, str] = {
 
 # ------------------------------------------------------------ websockets
 
+
 @dataclass
 class Closed:
     code: int | None
@@ -315,8 +326,9 @@ class Socket:
     @asynccontextmanager
     async def connect(cls, url: str, subprotocols: list[str] | None = None) -> AsyncIterator[Socket]:
         offered = [GRAPHQL_TRANSPORT_WS] if subprotocols is None else subprotocols
-        async with websockets.connect(url, subprotocols=offered or None, open_timeout=10,
-                                      close_timeout=2, max_size=None) as ws:
+        async with websockets.connect(
+            url, subprotocols=offered or None, open_timeout=10, close_timeout=2, max_size=None
+        ) as ws:
             yield cls(ws)
 
     @classmethod

@@ -36,7 +36,9 @@ fragment ServerFields on MailServer {
   incoming { protocol host port useTls useApop timeoutSeconds }
 }"""
 
-EVENT_FIELDS = SERVER_FIELDS + """
+EVENT_FIELDS = (
+    SERVER_FIELDS
+    + """
 fragment EventFields on DomainEvent {
   position streamId streamVersion type occurredAt actor correlationId data
   ... on ServerAdded { server { ...ServerFields } }
@@ -45,6 +47,7 @@ fragment EventFields on DomainEvent {
   ... on ServerDeleted { code name }
   ... on AllServersDeleted { deletedIds }
 }"""
+)
 
 LIST = "version totalCount items { ...ServerFields }"
 ERRORS = "errors { field code message }"
@@ -58,21 +61,30 @@ MUTATIONS = {
     "restoreMailServers": ("RestoreMailServersInput!", f"list {{ {LIST} }} {ERRORS}"),
 }
 
-EVENTS = EVENT_FIELDS + """
+EVENTS = (
+    EVENT_FIELDS
+    + """
 query Events($filter: EventFilter, $first: Int, $after: String) {
   events(filter: $filter, first: $first, after: $after) {
     edges { cursor node { ...EventFields } }
     pageInfo { hasNextPage endCursor }
   }
 }"""
+)
 
-AS_OF = SERVER_FIELDS + f"""
+AS_OF = (
+    SERVER_FIELDS
+    + f"""
 query AsOf($position: String, $at: DateTime) {{ mailServersAsOf(position: $position, at: $at) {{ {LIST} }} }}"""
+)
 
 SERVERS = SERVER_FIELDS + f"query Servers {{ mailServers {{ {LIST} }} }}"
 
-EVENTS_SUBSCRIPTION = EVENT_FIELDS + """
+EVENTS_SUBSCRIPTION = (
+    EVENT_FIELDS
+    + """
 subscription Events($after: String) { mailServerEvents(after: $after) { ...EventFields } }"""
+)
 
 CHOICES_SUBSCRIPTION = "subscription Choices { mailServerChoicesChanged { id code name } }"
 
@@ -82,7 +94,8 @@ ADMIN = token("admin-user")
 def manual(code: str, name: str | None = None, **extra: Any) -> Json:
     """A plain server without OAuth: SMTP on 25, POP3 on 110, all defaults."""
     return {
-        "code": code, "name": name or f"Server {code}",
+        "code": code,
+        "name": name or f"Server {code}",
         "outgoing": {"host": "smtp.example.com", "port": 25},
         "incoming": {"protocol": "POP3", "host": "pop.example.com", "port": 110},
         **extra,
@@ -100,11 +113,16 @@ class Api:
         self.http = http
         self.bearer = bearer
 
-    async def post(self, query: str, variables: Json | None = None, *, bearer: str | None = None,
-                   headers: dict[str, str] | None = None) -> Json:
+    async def post(
+        self,
+        query: str,
+        variables: Json | None = None,
+        *,
+        bearer: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Json:
         sent = {"Authorization": f"Bearer {bearer or self.bearer}", **(headers or {})}
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                        headers=sent)
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=sent)
         assert response.status_code == 200, response.text
         body: Json = response.json()
         return body
@@ -125,8 +143,11 @@ class Api:
         """The payload of one mutation; with `ok` it must carry no user errors."""
         input_type, selection = MUTATIONS[name]
         fragments = SERVER_FIELDS if "ServerFields" in selection else ""
-        query = fragments + f"""
+        query = (
+            fragments
+            + f"""
 mutation M($input: {input_type}) {{ {name}(input: $input) {{ {selection} }} }}"""
+        )
         payload: Json = (await self.data(query, {"input": input}, **kwargs))[name]
         if ok:
             assert payload["errors"] == [], payload["errors"]
@@ -140,8 +161,7 @@ mutation M($input: {input_type}) {{ {name}(input: $input) {{ {selection} }} }}""
         result: Json = (await self.data(SERVERS))["mailServers"]
         return result
 
-    async def page(self, *, first: int | None = 100, after: str | None = None,
-                   filter: Json | None = None) -> Json:
+    async def page(self, *, first: int | None = 100, after: str | None = None, filter: Json | None = None) -> Json:
         variables: Json = {"first": first, "after": after, "filter": filter}
         result: Json = (await self.data(EVENTS, variables))["events"]
         return result
@@ -178,10 +198,18 @@ class Log:
 
 # ------------------------------------------------------------ deployments
 
+
 def config(database_url: str, data_dir: Path) -> Config:
     return Config(
-        database_url=database_url, data_dir=data_dir, jwt_secret=SECRET, jwt_public_key_file=None,
-        jwt_issuer=None, jwt_audience=None, host="127.0.0.1", port=0, log_format="text",
+        database_url=database_url,
+        data_dir=data_dir,
+        jwt_secret=SECRET,
+        jwt_public_key_file=None,
+        jwt_issuer=None,
+        jwt_audience=None,
+        host="127.0.0.1",
+        port=0,
+        log_format="text",
     )
 
 
@@ -251,6 +279,7 @@ async def processes(count: int, database_url: str, folder: Path) -> AsyncIterato
 
 # ------------------------------------------------------------ websockets
 
+
 class ProtocolError(AssertionError):
     """The server said something the test did not expect."""
 
@@ -264,8 +293,9 @@ class Socket:
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str, bearer: str = ADMIN) -> AsyncIterator[Socket]:
-        async with websockets.connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS], open_timeout=5,
-                                      close_timeout=2, max_size=None) as ws:
+        async with websockets.connect(
+            url, subprotocols=[GRAPHQL_TRANSPORT_WS], open_timeout=5, close_timeout=2, max_size=None
+        ) as ws:
             assert ws.subprotocol == GRAPHQL_TRANSPORT_WS
             socket = cls(ws)
             await socket.send({"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}})
@@ -299,6 +329,7 @@ class Socket:
 
 
 # ------------------------------------------------------------ folding the API's events
+
 
 def instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
@@ -378,8 +409,11 @@ def fold(nodes: Iterable[Json], start: Folded | None = None) -> Folded:
 
 def differences(actual: Json, expected: Json) -> list[str]:
     """How two MailServerLists differ, field by field (empty when they are equal)."""
-    found = [f"{key}: {actual[key]!r} != {expected[key]!r}"
-             for key in ("version", "totalCount") if actual[key] != expected[key]]
+    found = [
+        f"{key}: {actual[key]!r} != {expected[key]!r}"
+        for key in ("version", "totalCount")
+        if actual[key] != expected[key]
+    ]
     mine, theirs = comparable(actual["items"]), comparable(expected["items"])
     if [s["id"] for s in mine] != [s["id"] for s in theirs]:
         found.append(f"ids: {[s['id'] for s in mine]} != {[s['id'] for s in theirs]}")

@@ -30,16 +30,19 @@ CHEAP_TO_REFUSE: dict[str, Any] = {
     "batching": lambda: {"body": [{"query": "{ mailServerChoices { id } }"}]},
     "invalid_json": lambda: {"body": b"{bad"},
     "media_type": lambda: {"body": b"{ mailServerChoices { id } }", "headers": {"Content-Type": "application/graphql"}},
-    "aliases (mutation)": lambda: {"body": {"query": "mutation { " + " ".join(
-        f"a{n}: {add(fresh())}" for n in range(51)) + " }"}},
+    "aliases (mutation)": lambda: {
+        "body": {"query": "mutation { " + " ".join(f"a{n}: {add(fresh())}" for n in range(51)) + " }"}
+    },
 }
 
 QUERY_LIMITS: dict[str, Any] = {
     "depth (query)": lambda: {"body": {"query": "{ mailServers { items { " + "x { " * 25 + "y" + " }" * 25 + " } } }"}},
-    "aliases (query)": lambda: {"body": {"query": "{ " + " ".join(
-        f"c{n}: mailServerChoices {{ id }}" for n in range(51)) + " }"}},
+    "aliases (query)": lambda: {
+        "body": {"query": "{ " + " ".join(f"c{n}: mailServerChoices {{ id }}" for n in range(51)) + " }"}
+    },
     "tokens (query)": lambda: {"body": {"query": tokens(5001)}},
 }
+
 
 @pytest.fixture(scope="module")
 async def quiet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
@@ -47,10 +50,13 @@ async def quiet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harne
         yield harness
 
 
-@pytest.mark.parametrize("kind", [
-    *CHEAP_TO_REFUSE,
-    *QUERY_LIMITS,
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        *CHEAP_TO_REFUSE,
+        *QUERY_LIMITS,
+    ],
+)
 async def test_a_refused_request_runs_no_sql_at_all(quiet: Harness, kind: str):
     request = {**CHEAP_TO_REFUSE, **QUERY_LIMITS}[kind]()
     async with abuse(kind.split(" ")[0]), quiet.log.unchanged():

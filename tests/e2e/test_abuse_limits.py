@@ -61,6 +61,7 @@ async def refused_gql(site: Harness, kind: str, query: str, *, needle: str) -> N
 
 # ------------------------------------------------------------ depth
 
+
 async def test_operations_deeper_than_20_levels_are_refused(site: Harness):
     for levels in (20, 40):
         nested = "errors " + "{ x " * levels + "}" * levels
@@ -80,19 +81,27 @@ async def test_introspection_counts_towards_the_depth_limit(site: Harness):
 
 async def test_introspection_at_depth_20_and_graphiqls_own_query_still_work(site: Harness):
     full = graphql.get_introspection_query(
-        descriptions=True, specified_by_url=True, directive_is_repeatable=True, schema_description=True,
-        input_value_deprecation=True, one_of=True,
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+        one_of=True,
     )
     for query in (nested_of_type(19), graphql.get_introspection_query(), full):
         body = await site.gql(query)
         assert "errors" not in body, body["errors"]
-    response = await site.http.get("/graphql", params={"query": graphql.get_introspection_query()},
-                                   headers={"Authorization": f"Bearer {ADMIN}", "Accept": "application/json"})
+    response = await site.http.get(
+        "/graphql",
+        params={"query": graphql.get_introspection_query()},
+        headers={"Authorization": f"Bearer {ADMIN}", "Accept": "application/json"},
+    )
     assert response.status_code == 200 and "errors" not in response.json(), response.text
     assert response.json()["data"]["__schema"]["mutationType"] == {"name": "Mutation", "kind": "OBJECT"}
 
 
 # ------------------------------------------------------------ aliases
+
 
 async def test_more_than_50_aliases_are_refused(site: Harness):
     aliased = " ".join(f"a{n}: {add(fresh())}" for n in range(51))
@@ -117,6 +126,7 @@ async def test_50_aliases_are_allowed(site: Harness):
 
 # ------------------------------------------------------------ tokens
 
+
 async def test_documents_of_more_than_5000_tokens_are_refused(site: Harness):
     await refused_gql(site, "tokens", tokens(5001), needle="more than 5000 tokens")
     padded = "mutation { " + add(fresh()).replace("errors { code }", "errors { code } " + "__typename " * 5000) + " }"
@@ -129,8 +139,7 @@ async def test_a_document_of_exactly_5000_tokens_is_allowed(site: Harness):
     assert body == {"data": {"events": {"__typename": "EventConnection"}}}
 
 
-async def test_an_over_limit_document_is_not_lexed_beyond_the_limit(site: Harness,
-                                                                     monkeypatch: pytest.MonkeyPatch):
+async def test_an_over_limit_document_is_not_lexed_beyond_the_limit(site: Harness, monkeypatch: pytest.MonkeyPatch):
     lexed = 0
     original = Lexer.read_next_token
 
@@ -145,5 +154,3 @@ async def test_an_over_limit_document_is_not_lexed_beyond_the_limit(site: Harnes
         response = await site.post({"query": document}, bearer=None)
         assert "more than 5000 tokens" in response.text
     assert lexed <= 3 * 5001, f"{lexed} tokens lexed for a document refused at 5,000"
-
-

@@ -78,6 +78,7 @@ async def test_a_chunked_body_over_1_mib_without_content_length_gets_413(fleet: 
 
 # ------------------------------------------------------------ request shape
 
+
 async def test_batched_requests_are_refused(site: Harness):
     one = {"query": f"mutation {{ {add(fresh())} }}"}
     for batch in ([one], [one, {"query": f"mutation {{ {add(fresh())} }}"}], []):
@@ -101,19 +102,26 @@ async def test_invalid_json_gets_400_with_a_json_errors_body(site: Harness):
 
 async def test_mutations_over_get_are_refused(site: Harness):
     mutation = f"mutation B {{ {add(fresh())} }}"
-    attempts = [{"query": mutation}, {"query": mutation, "operationName": "B"},
-                {"query": "query A { __typename } " + mutation, "operationName": "B"}]
+    attempts = [
+        {"query": mutation},
+        {"query": mutation, "operationName": "B"},
+        {"query": "query A { __typename } " + mutation, "operationName": "B"},
+    ]
     for params in attempts:
         for accept in ("application/json", "application/graphql-response+json"):
             async with abuse("get_mutation"), site.log.unchanged():
-                response = await site.http.get("/graphql", params=params,
-                                               headers={"Authorization": f"Bearer {ADMIN}", "Accept": accept})
+                response = await site.http.get(
+                    "/graphql", params=params, headers={"Authorization": f"Bearer {ADMIN}", "Accept": accept}
+                )
                 assert response.status_code in (400, 405), response.text
 
 
 async def test_a_mutation_over_get_gets_405(site: Harness):
-    response = await site.http.get("/graphql", params={"query": f"mutation {{ {add(fresh())} }}"},
-                                   headers={"Authorization": f"Bearer {ADMIN}", "Accept": "application/json"})
+    response = await site.http.get(
+        "/graphql",
+        params={"query": f"mutation {{ {add(fresh())} }}"},
+        headers={"Authorization": f"Bearer {ADMIN}", "Accept": "application/json"},
+    )
     assert response.status_code == 405, response.text
 
 
@@ -121,10 +129,14 @@ NOT_JSON = [
     ("application/graphql", lambda q: q.encode()),
     ("text/plain", lambda q: json.dumps({"query": q}).encode()),
     ("application/x-www-form-urlencoded", lambda q: urlencode({"query": q}).encode()),
-    ("multipart/form-data; boundary=X",
-     lambda q: b'--X\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
-     + json.dumps({"query": q}).encode()
-     + b'\r\n--X\r\nContent-Disposition: form-data; name="map"\r\n\r\n{}\r\n--X--\r\n'),
+    (
+        "multipart/form-data; boundary=X",
+        lambda q: (
+            b'--X\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+            + json.dumps({"query": q}).encode()
+            + b'\r\n--X\r\nContent-Disposition: form-data; name="map"\r\n\r\n{}\r\n--X--\r\n'
+        ),
+    ),
     (None, lambda q: json.dumps({"query": q}).encode()),
 ]
 
@@ -133,13 +145,14 @@ async def test_only_application_json_is_accepted_for_post(site: Harness):
     for media, encode in NOT_JSON:
         headers = {"Authorization": f"Bearer {ADMIN}"} | ({"Content-Type": media} if media else {})
         async with abuse("media_type"), site.log.unchanged():
-            response = await site.http.post("/graphql", content=encode(f"mutation {{ {add(fresh())} }}"),
-                                            headers=headers)
+            response = await site.http.post(
+                "/graphql", content=encode(f"mutation {{ {add(fresh())} }}"), headers=headers
+            )
             assert response.status_code == 415, (media, response.text)
             assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
     async with site.log.appends(1):
-        response = await site.post(json.dumps({"query": f"mutation {{ {add(fresh())} }}"}).encode(),
-                                   headers={"Content-Type": "application/json; charset=utf-8"})
+        response = await site.post(
+            json.dumps({"query": f"mutation {{ {add(fresh())} }}"}).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
     assert response.status_code == 200, response.text
-
-

@@ -47,39 +47,77 @@ async def test_the_admin_story(empty: Deployment):
     google = (await step(1, "ServerAdded", doc.ADD, doc.google()))["server"]
     assert (google["outgoing"]["host"], google["outgoing"]["authMethod"]) == ("smtp.gmail.com", "XOAUTH2")
     assert (google["incoming"]["host"], google["incoming"]["port"], google["incoming"]["useTls"]) == (
-        "imap.gmail.com", 993, True)
+        "imap.gmail.com",
+        993,
+        True,
+    )
     await shows(api, [("google", "Google Workspace")])
 
     pop = (await step(2, "ServerAdded", doc.ADD, doc.pop3_apop()))["server"]
-    assert pop["incoming"] == {"protocol": "POP3", "host": "pop.branch.example.jp", "port": 110, "useTls": False,
-                               "useApop": True, "timeoutSeconds": 60}
+    assert pop["incoming"] == {
+        "protocol": "POP3",
+        "host": "pop.branch.example.jp",
+        "port": 110,
+        "useTls": False,
+        "useApop": True,
+        "timeoutSeconds": 60,
+    }
     assert (pop["outgoing"]["encryption"], pop["outgoing"]["authMethod"], pop["outgoing"]["credentials"]) == (
-        "NONE", "NONE", None)
+        "NONE",
+        "NONE",
+        None,
+    )
     await shows(api, [("google", "Google Workspace"), ("pop-apop", "Branch office POP")])
 
     imap = (await step(3, "ServerAdded", doc.ADD, doc.imap_starttls_cram()))["server"]
     assert imap["code"] == "imap-cram"
-    assert imap["outgoing"] == {"host": "smtp.example.com", "port": 587, "encryption": "STARTTLS",
-                                "authMethod": "CRAM_MD5", "credentials": "SENDING_ACCOUNT", "timeoutSeconds": 90}
+    assert imap["outgoing"] == {
+        "host": "smtp.example.com",
+        "port": 587,
+        "encryption": "STARTTLS",
+        "authMethod": "CRAM_MD5",
+        "credentials": "SENDING_ACCOUNT",
+        "timeoutSeconds": 90,
+    }
     assert imap["incoming"]["useTls"] and imap["incoming"]["timeoutSeconds"] == 30
-    added = await shows(api, [("google", "Google Workspace"), ("pop-apop", "Branch office POP"),
-                              ("imap-cram", "Head office IMAP")])
+    added = await shows(
+        api, [("google", "Google Workspace"), ("pop-apop", "Branch office POP"), ("imap-cram", "Head office IMAP")]
+    )
     assert added["version"] == start["version"] + 3
 
-    changed = (await step(4, "ServerChanged", doc.CHANGE, {
-        "id": pop["id"], "expectedVersion": 1, "name": "Branch office IMAP",
-        "incoming": {"protocol": "IMAP4", "port": 993, "useTls": True},
-    }))["server"]
+    changed = (
+        await step(
+            4,
+            "ServerChanged",
+            doc.CHANGE,
+            {
+                "id": pop["id"],
+                "expectedVersion": 1,
+                "name": "Branch office IMAP",
+                "incoming": {"protocol": "IMAP4", "port": 993, "useTls": True},
+            },
+        )
+    )["server"]
     assert (changed["version"], changed["incoming"]["useApop"], changed["incoming"]["protocol"]) == (2, False, "IMAP4")
-    after_change = await shows(api, [("google", "Google Workspace"), ("pop-apop", "Branch office IMAP"),
-                                     ("imap-cram", "Head office IMAP")])
+    after_change = await shows(
+        api, [("google", "Google Workspace"), ("pop-apop", "Branch office IMAP"), ("imap-cram", "Head office IMAP")]
+    )
     assert after_change["version"] == added["version"]
 
-    reordered = (await step(5, "ServersReordered", doc.REORDER, {
-        "ids": [imap["id"], pop["id"], google["id"]], "expectedListVersion": added["version"],
-    }))["list"]
-    assert reordered == await shows(api, [("imap-cram", "Head office IMAP"), ("pop-apop", "Branch office IMAP"),
-                                          ("google", "Google Workspace")])
+    reordered = (
+        await step(
+            5,
+            "ServersReordered",
+            doc.REORDER,
+            {
+                "ids": [imap["id"], pop["id"], google["id"]],
+                "expectedListVersion": added["version"],
+            },
+        )
+    )["list"]
+    assert reordered == await shows(
+        api, [("imap-cram", "Head office IMAP"), ("pop-apop", "Branch office IMAP"), ("google", "Google Workspace")]
+    )
     assert reordered["version"] == added["version"] + 1
 
     deleted = await step(6, "ServerDeleted", doc.DELETE, {"id": google["id"], "expectedVersion": 1})

@@ -21,5 +21,14 @@ def test_the_benchmark_suite_runs_every_measure_at_a_small_size(tmp_path: Path):
     measured = {row["name"] for row in rows if row["figure"] and row["figure"] != "skipped"}
     # Every measure of the table produced a figure (the library comparison
     # needs the optional `bench` extra and may be skipped).
-    assert {"rebuild", "append", "mailServers", "choices", "events", "asof", "mutations",
-            "subscriptions", "rss"} <= measured, rows
+    assert {
+        "rebuild",
+        "append",
+        "mailServers",
+        "choices",
+        "events",
+        "asof",
+        "mutations",
+        "subscriptions",
+        "rss",
+    } <= measured, rows

@@ -27,7 +27,11 @@ JWT = r"^(eyJ[\w-]+\.[\w-]+\.[\w-]+)$"
 
 def test_the_committed_schema_equals_the_exported_one():
     exported = subprocess.run(
-        [sys.executable, "-m", "api", "export-schema"], cwd=ROOT, capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "api", "export-schema"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=60,
     ).stdout
     assert (ROOT / "schema.graphql").read_text() == exported
@@ -49,13 +53,15 @@ async def unmigrated_pg() -> AsyncIterator[str]:
 
 
 @pytest.mark.postgres
-def test_serve_refuses_an_unmigrated_postgresql_database_and_names_mailreg_migrate(
-    unmigrated_pg: str, tmp_path: Path
-):
+def test_serve_refuses_an_unmigrated_postgresql_database_and_names_mailreg_migrate(unmigrated_pg: str, tmp_path: Path):
     server = LiveServer(database_url=unmigrated_pg, data_dir=tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "api", "serve"], env=server.env(), cwd=tmp_path, capture_output=True,
-        text=True, timeout=30,
+        [sys.executable, "-m", "api", "serve"],
+        env=server.env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode != 0
     assert "mailreg migrate" in result.stdout + result.stderr

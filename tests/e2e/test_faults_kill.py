@@ -141,10 +141,13 @@ async def test_acknowledged_mutations_survive_kill_9_and_nothing_is_half_applied
         assert check.returncode == 0, check.stdout + check.stderr
     assert differences(after_rebuild, listed) == [], rebuilt.stdout
 
-    announce(request, (
-        f"faults/kill-9: {ROUNDS} kill -9 injected under {CLIENTS} clients; {ledger.sent} mutations sent, "
-        f"{len(ledger.acknowledged)} acknowledged and all found in log and read model (0 lost), "
-        f"{ledger.unanswered} cut off unanswered; {len(rows)} events checked against the read model; "
-        f"mailreg check {'exit 0' if has_check else 'missing (skipped)'}; rebuild equal "
-        f"({listed['totalCount']} servers) in {time.monotonic() - started:.1f}s"
-    ))
+    announce(
+        request,
+        (
+            f"faults/kill-9: {ROUNDS} kill -9 injected under {CLIENTS} clients; {ledger.sent} mutations sent, "
+            f"{len(ledger.acknowledged)} acknowledged and all found in log and read model (0 lost), "
+            f"{ledger.unanswered} cut off unanswered; {len(rows)} events checked against the read model; "
+            f"mailreg check {'exit 0' if has_check else 'missing (skipped)'}; rebuild equal "
+            f"({listed['totalCount']} servers) in {time.monotonic() - started:.1f}s"
+        ),
+    )

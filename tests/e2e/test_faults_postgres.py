@@ -139,8 +139,10 @@ async def add(api: Api, code: str) -> Json:
 async def probe_outage(http: httpx.AsyncClient, outage: Outage, server_id: str) -> None:
     """Every kind of request while the database is away, one by one and then all at once."""
     requests: list[tuple[str, str | None, Json | None]] = [("/readyz", None, None), ("/healthz", None, None)]
-    requests += [("mutation addMailServer", ADD, {"input": manual("during-outage")}),
-                 ("mutation changeMailServer", CHANGE, {"input": {"id": server_id, "name": "during outage"}})]
+    requests += [
+        ("mutation addMailServer", ADD, {"input": manual("during-outage")}),
+        ("mutation changeMailServer", CHANGE, {"input": {"id": server_id, "name": "during outage"}}),
+    ]
     requests += [(f"read {name}", query, None) for name, query in READS.items()]
     for what, query, variables in requests:
         outage.during.append(await ask(http, what, query, variables))
@@ -172,7 +174,9 @@ async def recover(http: httpx.AsyncClient, api: Api, outage: Outage, back: float
     """Poll until ready, writable and readable again (bounded by RECOVER_WITHIN)."""
     attempt = 0
     while time.monotonic() - back < RECOVER_WITHIN and None in (
-        outage.ready_after, outage.writable_after, outage.readable_after
+        outage.ready_after,
+        outage.writable_after,
+        outage.readable_after,
     ):
         attempt += 1
         ready, health = await ask(http, "/readyz"), await ask(http, "/healthz")
@@ -211,8 +215,11 @@ async def outage(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
     try:
         await asyncio.to_thread(server.start, START_WITHIN)
         async with AsyncExitStack() as stack:
-            http = await stack.enter_async_context(httpx.AsyncClient(
-                base_url=server.url, timeout=15, limits=fresh, headers={"Authorization": f"Bearer {ADMIN}"}))
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=server.url, timeout=15, limits=fresh, headers={"Authorization": f"Bearer {ADMIN}"}
+                )
+            )
             api = Api(http)
             record.acknowledged += [await add(api, f"before-{n}") for n in range(4)]
             record.first = (await log.rows())[0].position
@@ -264,16 +271,20 @@ async def outage(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
             record.listed = await api.servers()
             record.events = await api.events()
         record.check = server.cli("check", check=False)
-        announce(request, (
-            f"faults/postgres: 1 crash injected with {len(record.in_flight)} requests in flight, down "
-            f"{down_for:.1f}s, {len(record.during)} requests during the outage (slowest "
-            f"{max(a.seconds for a in record.in_flight + record.during):.2f}s); ready/writable/readable again after "
-            f"{seconds(record.ready_after)}/{seconds(record.writable_after)}/{seconds(record.readable_after)}; "
-            f"{len(record.acknowledged)} acknowledged mutations and {len(record.log)} events checked; "
-            f"resumed subscriber got {len(record.resumed)}, connected one {len(stayed.seen)} events "
-            f"(cross-process latency {max(record.cross_process_latency):.2f}s); "
-            f"{time.monotonic() - started:.1f}s"
-        ))
+        announce(
+            request,
+            (
+                f"faults/postgres: 1 crash injected with {len(record.in_flight)} requests in flight, down "
+                f"{down_for:.1f}s, {len(record.during)} requests during the outage (slowest "
+                f"{max(a.seconds for a in record.in_flight + record.during):.2f}s); "
+                f"ready/writable/readable again after "
+                f"{seconds(record.ready_after)}/{seconds(record.writable_after)}/{seconds(record.readable_after)}; "
+                f"{len(record.acknowledged)} acknowledged mutations and {len(record.log)} events checked; "
+                f"resumed subscriber got {len(record.resumed)}, connected one {len(stayed.seen)} events "
+                f"(cross-process latency {max(record.cross_process_latency):.2f}s); "
+                f"{time.monotonic() - started:.1f}s"
+            ),
+        )
         yield record
     finally:
         for follower in followers:
@@ -292,8 +303,12 @@ def seconds(value: float | None) -> str:
 
 def clean(answer: Answer) -> bool:
     """Answered in time, not with a 5xx other than 503, and without internals."""
-    return (answer.status is not None and (answer.status < 500 or answer.status == 503)
-            and answer.seconds < ANSWER_WITHIN and not answer.leaks())
+    return (
+        answer.status is not None
+        and (answer.status < 500 or answer.status == 503)
+        and answer.seconds < ANSWER_WITHIN
+        and not answer.leaks()
+    )
 
 
 def test_readyz_answers_503_within_5s_while_postgres_is_down(outage: Outage) -> None:

@@ -41,7 +41,7 @@ async def trickled(body: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
     """A request body that arrives in two parts: the second only after `release`."""
     yield body[: len(body) // 2]
     await release.wait()
-    yield body[len(body) // 2:]
+    yield body[len(body) // 2 :]
 
 
 @dataclass
@@ -93,11 +93,14 @@ async def shutdown(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
     finally:
         await asyncio.to_thread(server.stop, signal.SIGKILL)
         await log.dispose()
-    announce(request, (
-        f"faults/sigterm: 1 SIGTERM injected; 2 websockets closed with {codes}; the request in flight answered "
-        f"HTTP {response.status_code}, {len(result.rows)} event checked in the log; exit status {exit_status} "
-        f"after {exited_after:.2f}s"
-    ))
+    announce(
+        request,
+        (
+            f"faults/sigterm: 1 SIGTERM injected; 2 websockets closed with {codes}; the request in flight answered "
+            f"HTTP {response.status_code}, {len(result.rows)} event checked in the log; exit status {exit_status} "
+            f"after {exited_after:.2f}s"
+        ),
+    )
     return result
 
 

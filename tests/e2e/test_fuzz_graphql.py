@@ -50,21 +50,26 @@ def live_schema(fuzz_server: Process, request: pytest.FixtureRequest) -> Iterato
     started = time.monotonic()
     yield schemathesis.graphql.from_url(f"{fuzz_server.url}/graphql", headers=HEADERS, timeout=10)
     health = [httpx.get(f"{fuzz_server.url}{path}", timeout=5).status_code for path in ("/healthz", "/readyz")]
-    announce(request, f"fuzz: {sum(sent.values())} requests over {len(sent)} operations in "
-                      f"{time.monotonic() - started:.1f}s; healthz/readyz {health}")
+    announce(
+        request,
+        f"fuzz: {sum(sent.values())} requests over {len(sent)} operations in "
+        f"{time.monotonic() - started:.1f}s; healthz/readyz {health}",
+    )
     assert health == [200, 200]
 
 
 @pytest.mark.parametrize("label", OPERATIONS)
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
-def test_no_generated_request_breaks_the_server(live_schema: GraphQLSchema, label: str, mode: GenerationMode,
-                                                fuzz_server: Process) -> None:
+def test_no_generated_request_breaks_the_server(
+    live_schema: GraphQLSchema, label: str, mode: GenerationMode, fuzz_server: Process
+) -> None:
     root, field = label.split(".")
     operation = live_schema[root][field]
 
     @given(case=operation.as_strategy(mode))
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     def answers_cleanly(case: schemathesis.Case) -> None:
         response = case.call(base_url=f"{fuzz_server.url}/graphql", headers=HEADERS, timeout=10)
         sent[label] = sent.get(label, 0) + 1

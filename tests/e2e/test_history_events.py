@@ -41,13 +41,25 @@ async def history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[His
         await add("osaka", "alice", "req-2")
         await add("nagoya", "bob", "req-3")
         ids = {code: server["id"] for code, server in added.items()}
-        await api.mutate("changeMailServer", {
-            "id": ids["osaka"], "outgoing": {"port": 587, "encryption": "STARTTLS"}, "incoming": {"useTls": True},
-        }, bearer=token("bob"), headers={"X-Request-ID": "req-4"})
-        await api.mutate("reorderMailServers", {"ids": [ids["nagoya"], ids["tokyo"], ids["osaka"]]},
-                         bearer=token("alice"), headers={"X-Request-ID": "req-5"})
-        await api.mutate("deleteMailServer", {"id": ids["nagoya"]}, bearer=token("bob"),
-                         headers={"X-Request-ID": "req-6"})
+        await api.mutate(
+            "changeMailServer",
+            {
+                "id": ids["osaka"],
+                "outgoing": {"port": 587, "encryption": "STARTTLS"},
+                "incoming": {"useTls": True},
+            },
+            bearer=token("bob"),
+            headers={"X-Request-ID": "req-4"},
+        )
+        await api.mutate(
+            "reorderMailServers",
+            {"ids": [ids["nagoya"], ids["tokyo"], ids["osaka"]]},
+            bearer=token("alice"),
+            headers={"X-Request-ID": "req-5"},
+        )
+        await api.mutate(
+            "deleteMailServer", {"id": ids["nagoya"]}, bearer=token("bob"), headers={"X-Request-ID": "req-6"}
+        )
         await add("kobe", "alice", "req-7")
         ids["kobe"] = added["kobe"]["id"]
         await api.mutate("deleteAllMailServers", None, bearer=token("bob"), headers={"X-Request-ID": "req-8"})
@@ -112,12 +124,15 @@ async def test_filtering_by_types(history: History):
     assert await history.api.events(filter={"types": ["NoSuchType"]}) == []
 
 
-@pytest.mark.parametrize(("code", "numbers"), [
-    ("osaka", [2, 4, 5, 8]),  # added, changed, moved by the reorder, deleted with all
-    ("nagoya", [3, 5, 6]),
-    ("kobe", [7, 8]),
-    ("sapporo", [9]),
-])
+@pytest.mark.parametrize(
+    ("code", "numbers"),
+    [
+        ("osaka", [2, 4, 5, 8]),  # added, changed, moved by the reorder, deleted with all
+        ("nagoya", [3, 5, 6]),
+        ("kobe", [7, 8]),
+        ("sapporo", [9]),
+    ],
+)
 async def test_filtering_by_stream_gives_one_servers_history_with_the_list_events_that_touched_it(
     history: History, code: str, numbers: list[int]
 ):
@@ -215,13 +230,17 @@ async def test_as_of_a_time_includes_the_event_at_exactly_that_time(history: His
     assert osaka["outgoing"]["encryption"] == "STARTTLS"
 
 
-@pytest.mark.parametrize("arguments", [
-    {},
-    {"position": "1", "at": "2026-01-01T00:00:00+00:00"},
-    {"position": "999999"},
-    {"position": "abc"},
-    {"position": "0"},
-], ids=["neither", "both", "unknown", "not a number", "zero"])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},
+        {"position": "1", "at": "2026-01-01T00:00:00+00:00"},
+        {"position": "999999"},
+        {"position": "abc"},
+        {"position": "0"},
+    ],
+    ids=["neither", "both", "unknown", "not a number", "zero"],
+)
 async def test_as_of_needs_exactly_one_known_argument(history: History, arguments: Json):
     if "position" in arguments and arguments["position"] == "1":
         arguments = {**arguments, "position": history.position(1)}

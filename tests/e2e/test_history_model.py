@@ -42,12 +42,19 @@ HOSTS = ["smtp.example.com", "mail.example.jp", "10.0.0.25", "2001:db8::25"]
 PORTS = [25, 110, 143, 465, 587, 993, 995, 2525]
 TIMEOUTS = [10, 30, 60, 90, 120]
 ENCRYPTIONS = ["NONE", "TLS", "STARTTLS"]
-AUTHS = [("NONE", None), ("PLAIN", "SENDING_ACCOUNT"), ("LOGIN", "RECEIVING_ACCOUNT"),
-         ("CRAM_MD5", "SENDING_ACCOUNT"), ("DIGEST_MD5", "RECEIVING_ACCOUNT")]
+AUTHS = [
+    ("NONE", None),
+    ("PLAIN", "SENDING_ACCOUNT"),
+    ("LOGIN", "RECEIVING_ACCOUNT"),
+    ("CRAM_MD5", "SENDING_ACCOUNT"),
+    ("DIGEST_MD5", "RECEIVING_ACCOUNT"),
+]
 PRESETS = {
     "GOOGLE": (("smtp.gmail.com", 465, "TLS"), {"POP3": ("pop.gmail.com", 995), "IMAP4": ("imap.gmail.com", 993)}),
-    "MICROSOFT": (("smtp.office365.com", 587, "STARTTLS"),
-                  {"POP3": ("outlook.office365.com", 995), "IMAP4": ("outlook.office365.com", 993)}),
+    "MICROSOFT": (
+        ("smtp.office365.com", 587, "STARTTLS"),
+        {"POP3": ("outlook.office365.com", 995), "IMAP4": ("outlook.office365.com", 993)},
+    ),
 }
 ACTORS = ["alice", "bob"]
 RESTORER = "restorer"
@@ -64,10 +71,22 @@ def oauth(provider: str, protocol: str, out_timeout: int, in_timeout: int) -> tu
     (host, port, encryption), incoming = PRESETS[provider]
     in_host, in_port = incoming[protocol]
     return (
-        {"host": host, "port": port, "encryption": encryption, "authMethod": "XOAUTH2", "credentials": None,
-         "timeoutSeconds": out_timeout},
-        {"protocol": protocol, "host": in_host, "port": in_port, "useTls": True, "useApop": False,
-         "timeoutSeconds": in_timeout},
+        {
+            "host": host,
+            "port": port,
+            "encryption": encryption,
+            "authMethod": "XOAUTH2",
+            "credentials": None,
+            "timeoutSeconds": out_timeout,
+        },
+        {
+            "protocol": protocol,
+            "host": in_host,
+            "port": in_port,
+            "useTls": True,
+            "useApop": False,
+            "timeoutSeconds": in_timeout,
+        },
     )
 
 
@@ -97,25 +116,47 @@ def draw_add(draw: Any, held: list[str]) -> tuple[Json, Json]:
     out_timeout, in_timeout = draw(st.sampled_from(TIMEOUTS)), draw(st.sampled_from(TIMEOUTS))
     if provider is not None:
         outgoing, incoming = oauth(provider, protocol, out_timeout, in_timeout)
-        sent = {"code": code, "name": name, "oauthProvider": provider,
-                "outgoing": {"timeoutSeconds": out_timeout}, "incoming": {"protocol": protocol, "useApop": False,
-                                                                        "timeoutSeconds": in_timeout}}
+        sent = {
+            "code": code,
+            "name": name,
+            "oauthProvider": provider,
+            "outgoing": {"timeoutSeconds": out_timeout},
+            "incoming": {"protocol": protocol, "useApop": False, "timeoutSeconds": in_timeout},
+        }
         return sent, {"code": code, "name": name, "oauthProvider": provider, "outgoing": outgoing, "incoming": incoming}
     auth, credentials = draw(st.sampled_from(AUTHS))
-    outgoing = {"host": draw(st.sampled_from(HOSTS)), "port": draw(st.sampled_from(PORTS)),
-                "encryption": draw(st.sampled_from(ENCRYPTIONS)), "authMethod": auth, "credentials": credentials,
-                "timeoutSeconds": out_timeout}
-    incoming = {"protocol": protocol, "host": draw(st.sampled_from(HOSTS)), "port": draw(st.sampled_from(PORTS)),
-                "useTls": draw(st.booleans()), "useApop": protocol == "POP3" and draw(st.booleans()),
-                "timeoutSeconds": in_timeout}
-    defaults = {"encryption": "NONE", "authMethod": "NONE", "credentials": None, "timeoutSeconds": 60,
-                "useTls": False, "useApop": False}
+    outgoing = {
+        "host": draw(st.sampled_from(HOSTS)),
+        "port": draw(st.sampled_from(PORTS)),
+        "encryption": draw(st.sampled_from(ENCRYPTIONS)),
+        "authMethod": auth,
+        "credentials": credentials,
+        "timeoutSeconds": out_timeout,
+    }
+    incoming = {
+        "protocol": protocol,
+        "host": draw(st.sampled_from(HOSTS)),
+        "port": draw(st.sampled_from(PORTS)),
+        "useTls": draw(st.booleans()),
+        "useApop": protocol == "POP3" and draw(st.booleans()),
+        "timeoutSeconds": in_timeout,
+    }
+    defaults = {
+        "encryption": "NONE",
+        "authMethod": "NONE",
+        "credentials": None,
+        "timeoutSeconds": 60,
+        "useTls": False,
+        "useApop": False,
+    }
     # Leave out what equals its default half of the time: the default must apply.
     omit = draw(st.booleans())
     sent_out = {k: v for k, v in outgoing.items() if not (omit and defaults.get(k, object()) == v)}
     sent_in = {k: v for k, v in incoming.items() if not (omit and defaults.get(k, object()) == v)}
-    return ({"code": code, "name": name, "outgoing": sent_out, "incoming": sent_in},
-            {"code": code, "name": name, "oauthProvider": None, "outgoing": outgoing, "incoming": incoming})
+    return (
+        {"code": code, "name": name, "outgoing": sent_out, "incoming": sent_in},
+        {"code": code, "name": name, "oauthProvider": None, "outgoing": outgoing, "incoming": incoming},
+    )
 
 
 def other(draw: Any, values: list[Any], current: Any) -> Any:
@@ -131,8 +172,10 @@ def draw_change(draw: Any, current: Json) -> tuple[Json, Json | tuple[list[str],
     out, inc = new["outgoing"], new["incoming"]
     provider = current["oauthProvider"]
     kinds = ["name", "code", "timeouts", "bad timeout"] + (
-        ["oauth protocol", "oauth switch", "oauth off", "preset null", "apop false"] if provider
-        else ["smtp", "auth", "protocol", "apop", "oauth on"])
+        ["oauth protocol", "oauth switch", "oauth off", "preset null", "apop false"]
+        if provider
+        else ["smtp", "auth", "protocol", "apop", "oauth on"]
+    )
     kind = draw(st.sampled_from(kinds))
     side = draw(st.sampled_from(["outgoing", "incoming"]))
     if kind == "name":
@@ -174,7 +217,8 @@ def draw_change(draw: Any, current: Json) -> tuple[Json, Json | tuple[list[str],
     if kind == "oauth switch":
         new["oauthProvider"] = "MICROSOFT" if provider == "GOOGLE" else "GOOGLE"
         new["outgoing"], new["incoming"] = oauth(
-            new["oauthProvider"], inc["protocol"], out["timeoutSeconds"], inc["timeoutSeconds"])
+            new["oauthProvider"], inc["protocol"], out["timeoutSeconds"], inc["timeoutSeconds"]
+        )
         return {"oauthProvider": new["oauthProvider"]}, new
     if kind == "oauth off":
         hosts = draw(st.sampled_from(HOSTS)), draw(st.sampled_from(HOSTS))
@@ -182,8 +226,11 @@ def draw_change(draw: Any, current: Json) -> tuple[Json, Json | tuple[list[str],
         new["oauthProvider"] = None
         out.update(host=hosts[0], port=ports[0], encryption="NONE", authMethod="NONE", credentials=None)
         inc.update(host=hosts[1], port=ports[1], useTls=False, useApop=False)
-        return {"oauthProvider": None, "outgoing": {"host": hosts[0], "port": ports[0]},
-                "incoming": {"host": hosts[1], "port": ports[1]}}, new
+        return {
+            "oauthProvider": None,
+            "outgoing": {"host": hosts[0], "port": ports[0]},
+            "incoming": {"host": hosts[1], "port": ports[1]},
+        }, new
     if kind == "preset null":
         new["name"] = other(draw, NAMES, current["name"])
         return {"name": new["name"], "outgoing": {"host": None, "port": None}, "incoming": {"useTls": None}}, new
@@ -203,8 +250,12 @@ class Model:
     @classmethod
     def of(cls, listed: Json) -> Model:
         servers = {s["id"]: {k: v for k, v in s.items() if k != "position"} for s in copy.deepcopy(listed["items"])}
-        return cls(servers, [s["id"] for s in listed["items"]], listed["version"],
-                   {i: s["version"] for i, s in servers.items()})
+        return cls(
+            servers,
+            [s["id"] for s in listed["items"]],
+            listed["version"],
+            {i: s["version"] for i, s in servers.items()},
+        )
 
     def listed(self) -> Json:
         items = [{**copy.deepcopy(self.servers[i]), "position": n} for n, i in enumerate(self.order, start=1)]
@@ -266,8 +317,13 @@ class Run:
         assert payload["errors"] == []
         server_id = payload["server"]["id"]
         event = one(new, "ServerAdded", actor, server_id)
-        self.model.servers[server_id] = {"id": server_id, **expected, "version": 1,
-                                         "createdAt": event["occurredAt"], "updatedAt": event["occurredAt"]}
+        self.model.servers[server_id] = {
+            "id": server_id,
+            **expected,
+            "version": 1,
+            "createdAt": event["occurredAt"],
+            "updatedAt": event["occurredAt"],
+        }
         self.model.order.append(server_id)
         self.model.versions[server_id] = 1
         self.model.version += 1
@@ -293,8 +349,12 @@ class Run:
             assert {(c["field"], c["before"], c["after"]) for c in event["changes"]} == changes
             assert len(event["changes"]) == len(changes)
             model.versions[server_id] += 1
-            model.servers[server_id] = {**current, **outcome, "version": model.versions[server_id],
-                                        "updatedAt": event["occurredAt"]}
+            model.servers[server_id] = {
+                **current,
+                **outcome,
+                "version": model.versions[server_id],
+                "updatedAt": event["occurredAt"],
+            }
         else:
             assert new == [], (sent, new)
         position = model.order.index(server_id) + 1
@@ -392,7 +452,9 @@ class Run:
             model.versions[server_id] += len(own)
             kept = model.servers.get(server_id)
             servers[server_id] = {
-                **settings_of(item), "id": server_id, "createdAt": item["createdAt"],
+                **settings_of(item),
+                "id": server_id,
+                "createdAt": item["createdAt"],
                 "version": model.versions[server_id],
                 "updatedAt": own[-1]["occurredAt"] if own else kept["updatedAt"] if kept else None,
             }
@@ -437,8 +499,12 @@ class Run:
 # Each run gets a database of its own, so that what Hypothesis draws depends on
 # its earlier draws only. Shrinking is left out: it would replay whole runs
 # against PostgreSQL for minutes; the failing run is reported as it happened.
-@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 async def test_every_position_of_a_random_history_reads_back_as_the_model_predicts(folder: Path, data: st.DataObject):
     async with fresh_database() as url, in_process(url, folder) as api:

@@ -43,22 +43,46 @@ async def last_position(api: Api) -> str:
 async def restore(api: Api, as_of: str, **input: object) -> tuple[Json, list[Json]]:
     """The payload of a restore by "restorer", and the events it appended."""
     before = await last_position(api)
-    payload = await api.mutate("restoreMailServers", {"asOf": as_of, **input}, ok=False, bearer=RESTORER,
-                               headers={"X-Request-ID": "restore-1"})
+    payload = await api.mutate(
+        "restoreMailServers", {"asOf": as_of, **input}, ok=False, bearer=RESTORER, headers={"X-Request-ID": "restore-1"}
+    )
     return payload, await api.events(after=before)
 
 
 async def three_servers(api: Api) -> list[Json]:
     return [
         await api.add(manual("tokyo", "Tokyo")),
-        await api.add({"code": "google", "name": "Workspace", "oauthProvider": "GOOGLE", "outgoing": {},
-                       "incoming": {"protocol": "POP3", "timeoutSeconds": 30}}),
-        await api.add({"code": "hq", "name": "Head office",
-                       "outgoing": {"host": "smtp.hq.example.jp", "port": 587, "encryption": "STARTTLS",
-                                    "authMethod": "CRAM_MD5", "credentials": "SENDING_ACCOUNT",
-                                    "timeoutSeconds": 90},
-                       "incoming": {"protocol": "POP3", "host": "pop.hq.example.jp", "port": 995, "useTls": True,
-                                    "useApop": True, "timeoutSeconds": 20}}),
+        await api.add(
+            {
+                "code": "google",
+                "name": "Workspace",
+                "oauthProvider": "GOOGLE",
+                "outgoing": {},
+                "incoming": {"protocol": "POP3", "timeoutSeconds": 30},
+            }
+        ),
+        await api.add(
+            {
+                "code": "hq",
+                "name": "Head office",
+                "outgoing": {
+                    "host": "smtp.hq.example.jp",
+                    "port": 587,
+                    "encryption": "STARTTLS",
+                    "authMethod": "CRAM_MD5",
+                    "credentials": "SENDING_ACCOUNT",
+                    "timeoutSeconds": 90,
+                },
+                "incoming": {
+                    "protocol": "POP3",
+                    "host": "pop.hq.example.jp",
+                    "port": 995,
+                    "useTls": True,
+                    "useApop": True,
+                    "timeoutSeconds": 20,
+                },
+            }
+        ),
     ]
 
 
@@ -174,11 +198,15 @@ async def test_a_restore_with_a_stale_list_version_conflicts_and_appends_nothing
     assert payload["errors"] == [] and [e["type"] for e in events] == ["ServerDeleted"]
 
 
-@pytest.mark.parametrize(("bearer", "code"), [
-    (token("clerk", roles=["user"]), "FORBIDDEN"),
-    (token("clerk", roles=[]), "FORBIDDEN"),
-    ("not-a-jwt", "UNAUTHENTICATED"),
-], ids=["user role", "no roles", "bad token"])
+@pytest.mark.parametrize(
+    ("bearer", "code"),
+    [
+        (token("clerk", roles=["user"]), "FORBIDDEN"),
+        (token("clerk", roles=[]), "FORBIDDEN"),
+        ("not-a-jwt", "UNAUTHENTICATED"),
+    ],
+    ids=["user role", "no roles", "bad token"],
+)
 async def test_only_an_admin_may_restore_and_a_refusal_appends_nothing(api: Api, bearer: str, code: str):
     await api.add(manual("tokyo"))
     as_of = await last_position(api)
@@ -186,7 +214,8 @@ async def test_only_an_admin_may_restore_and_a_refusal_appends_nothing(api: Api,
     before = await last_position(api)
     body = await api.post(
         "mutation R($input: RestoreMailServersInput!) { restoreMailServers(input: $input) { errors { code } } }",
-        {"input": {"asOf": as_of}}, bearer=bearer,
+        {"input": {"asOf": as_of}},
+        bearer=bearer,
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == [code]
     assert await api.events(after=before) == []

@@ -31,8 +31,11 @@ def deployment(asgi: Deployment) -> Deployment:
 
 def run(api: GraphQLClient, mutation: str) -> Callable[..., Awaitable[Json]]:
     return {
-        "addMailServer": api.add, "changeMailServer": api.change, "reorderMailServers": api.reorder,
-        "deleteMailServer": api.delete, "deleteAllMailServers": api.delete_all,
+        "addMailServer": api.add,
+        "changeMailServer": api.change,
+        "reorderMailServers": api.reorder,
+        "deleteMailServer": api.delete,
+        "deleteAllMailServers": api.delete_all,
     }[mutation]
 
 

@@ -62,11 +62,19 @@ async def test_an_oauth_server_gets_the_providers_presets(empty: Deployment):
     server = (await empty.api.add(doc.google()))["server"]
     assert server["oauthProvider"] == "GOOGLE"
     assert server["outgoing"] == {
-        "host": "smtp.gmail.com", "port": 465, "encryption": "TLS", "authMethod": "XOAUTH2",
-        "credentials": None, "timeoutSeconds": 60,
+        "host": "smtp.gmail.com",
+        "port": 465,
+        "encryption": "TLS",
+        "authMethod": "XOAUTH2",
+        "credentials": None,
+        "timeoutSeconds": 60,
     }
     assert server["incoming"] == {
-        "protocol": "IMAP4", "host": "imap.gmail.com", "port": 993, "useTls": True, "useApop": False,
+        "protocol": "IMAP4",
+        "host": "imap.gmail.com",
+        "port": 993,
+        "useTls": True,
+        "useApop": False,
         "timeoutSeconds": 60,
     }
 
@@ -75,8 +83,12 @@ async def test_host_names_and_codes_are_normalised(empty: Deployment):
     server = (await empty.api.add(doc.imap_starttls_cram("hq")))["server"]
     assert server["code"] == "hq"
     assert server["outgoing"] == {
-        "host": "smtp.example.com", "port": 587, "encryption": "STARTTLS", "authMethod": "CRAM_MD5",
-        "credentials": "SENDING_ACCOUNT", "timeoutSeconds": 90,
+        "host": "smtp.example.com",
+        "port": 587,
+        "encryption": "STARTTLS",
+        "authMethod": "CRAM_MD5",
+        "credentials": "SENDING_ACCOUNT",
+        "timeoutSeconds": 90,
     }
 
 
@@ -126,14 +138,24 @@ async def test_a_change_bumps_the_servers_version_but_not_the_lists(empty: Deplo
     server = (await empty.api.add(doc.pop3_apop("branch")))["server"]
     list_version = (await empty.api.servers())["version"]
     async with empty.log.appends(1) as new:
-        changed = (await empty.api.change({
-            "id": server["id"], "expectedVersion": 1, "name": "Branch (IMAP)",
-            "incoming": {"protocol": "IMAP4", "port": 143},
-        }))["server"]
+        changed = (
+            await empty.api.change(
+                {
+                    "id": server["id"],
+                    "expectedVersion": 1,
+                    "name": "Branch (IMAP)",
+                    "incoming": {"protocol": "IMAP4", "port": 143},
+                }
+            )
+        )["server"]
     assert (new[0].type, new[0].stream_id, new[0].stream_version) == ("ServerChanged", server["id"], 2)
     assert (changed["name"], changed["version"], changed["createdAt"]) == ("Branch (IMAP)", 2, server["createdAt"])
     assert changed["incoming"] == {
-        "protocol": "IMAP4", "host": "pop.branch.example.jp", "port": 143, "useTls": False, "useApop": False,
+        "protocol": "IMAP4",
+        "host": "pop.branch.example.jp",
+        "port": 143,
+        "useTls": False,
+        "useApop": False,
         "timeoutSeconds": 60,
     }
     assert (await empty.api.servers())["version"] == list_version
@@ -143,10 +165,14 @@ async def test_a_change_bumps_the_servers_version_but_not_the_lists(empty: Deplo
 async def test_a_change_that_changes_nothing_appends_nothing_and_returns_the_server_unchanged(empty: Deployment):
     server = (await empty.api.add(doc.manual("kobe")))["server"]
     async with empty.log.unchanged():
-        payload = await empty.api.change({
-            "id": server["id"], "name": server["name"], "code": " kobe ",
-            "outgoing": {"port": 25, "encryption": "NONE"},
-        })
+        payload = await empty.api.change(
+            {
+                "id": server["id"],
+                "name": server["name"],
+                "code": " kobe ",
+                "outgoing": {"port": 25, "encryption": "NONE"},
+            }
+        )
     assert payload["server"] == server
 
 
@@ -223,8 +249,12 @@ async def test_deleting_closes_the_gap_in_positions(empty: Deployment):
 async def test_an_unknown_id_is_not_found(empty: Deployment, mutation: str):
     run = {"change": empty.api.change, "delete": empty.api.delete}[mutation]
     async with empty.log.unchanged():
-        payload = await run({"id": "00000000-0000-0000-0000-000000000000", "name": "x"} if mutation == "change"
-                            else {"id": "00000000-0000-0000-0000-000000000000"}, expect_success=False)
+        payload = await run(
+            {"id": "00000000-0000-0000-0000-000000000000", "name": "x"}
+            if mutation == "change"
+            else {"id": "00000000-0000-0000-0000-000000000000"},
+            expect_success=False,
+        )
     assert user_errors(payload) == [(["id"], "NOT_FOUND")]
 
 

@@ -27,21 +27,21 @@ from tests.support import SECRET
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-async def test_json_logs_carry_request_id_actor_operation_outcome_duration_and_never_the_token(
-        fleet: Fleet):  # noqa: F811
+async def test_json_logs_carry_request_id_actor_operation_outcome_duration_and_never_the_token(fleet: Fleet):  # noqa: F811
     server = fleet.shared
     start = len(server.output)
     given = f"ops-{uuid.uuid4().hex}"
     garbage = f"garbage-{uuid.uuid4().hex}"
     mutation = f"mutation {{ {add(fresh(), authMethod='PLAIN', credentials='SENDING_ACCOUNT')} }}"
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        added = await http.post("/graphql", json={"query": mutation},
-                                headers={"Authorization": f"Bearer {ADMIN}", "X-Request-ID": given})
+        added = await http.post(
+            "/graphql", json={"query": mutation}, headers={"Authorization": f"Bearer {ADMIN}", "X-Request-ID": given}
+        )
         fresh_read = f"query Q{uuid.uuid4().hex} {{ mailServers {{ totalCount }} }}"  # not in the response cache
-        read = await http.post("/graphql", json={"query": fresh_read},
-                               headers={"Authorization": f"Bearer {ADMIN}"})
-        refused = await http.post("/graphql", json={"query": "{ mailServers { totalCount } }"},
-                                  headers={"Authorization": f"Bearer {garbage}"})
+        read = await http.post("/graphql", json={"query": fresh_read}, headers={"Authorization": f"Bearer {ADMIN}"})
+        refused = await http.post(
+            "/graphql", json={"query": "{ mailServers { totalCount } }"}, headers={"Authorization": f"Bearer {garbage}"}
+        )
     assert added.json()["data"]["addMailServer"]["errors"] == [], added.text
     assert added.headers["x-request-id"] == given
     generated = read.headers["x-request-id"]
@@ -64,9 +64,15 @@ async def test_json_logs_carry_request_id_actor_operation_outcome_duration_and_n
         return line
 
     assert {k: operation_line(given)[k] for k in ("actor", "operation", "outcome")} == {
-        "actor": "admin-user", "operation": "addMailServer", "outcome": "ok"}
+        "actor": "admin-user",
+        "operation": "addMailServer",
+        "outcome": "ok",
+    }
     assert {k: operation_line(generated)[k] for k in ("actor", "operation", "outcome")} == {
-        "actor": "admin-user", "operation": "mailServers", "outcome": "ok"}
+        "actor": "admin-user",
+        "operation": "mailServers",
+        "outcome": "ok",
+    }
     refusal = operation_line(refused.headers["x-request-id"])
     assert (refusal["actor"], refusal["outcome"]) == (None, "unauthenticated"), refusal
     text = "".join(server.output[start:])

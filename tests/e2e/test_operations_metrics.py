@@ -42,8 +42,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def samples(text: str) -> Samples:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(found: Samples, name: str, **labels: str) -> float:
@@ -72,7 +75,8 @@ async def test_metrics_are_prometheus_text_with_every_family(site: Harness):
         assert re.search(rf"^# HELP {family}(_total)? \S", response.text, re.MULTILINE), name
         assert re.search(rf"^# TYPE {family}(_total)? {kind}$", response.text, re.MULTILINE), name
     assert {f.name for f in text_string_to_metric_families(response.text)} >= {
-        name.removesuffix("_total") for name in FAMILIES}
+        name.removesuffix("_total") for name in FAMILIES
+    }
 
 
 async def test_metric_values_move_when_you_act(site: Harness):
@@ -86,7 +90,8 @@ async def test_metric_values_move_when_you_act(site: Harness):
     async def lag_observed() -> Samples | None:
         after = await scrape(site.http)
         grown = value(after, "mailreg_notification_lag_seconds_count") > value(
-            before, "mailreg_notification_lag_seconds_count")
+            before, "mailreg_notification_lag_seconds_count"
+        )
         return after if grown else None
 
     after = await eventually(lag_observed)
@@ -110,8 +115,11 @@ async def test_refused_operations_are_counted_under_their_own_name(site: Harness
     after = await scrape(site.http)
     for outcome in ("forbidden", "unauthenticated"):
         labels = {"operation": "mailServers", "outcome": outcome}
-        assert value(after, "mailreg_graphql_requests_total", **labels) - value(
-            before, "mailreg_graphql_requests_total", **labels) == 1, outcome
+        assert (
+            value(after, "mailreg_graphql_requests_total", **labels)
+            - value(before, "mailreg_graphql_requests_total", **labels)
+            == 1
+        ), outcome
 
 
 async def test_every_read_is_counted_even_when_served_from_the_cache(site: Harness):
@@ -121,8 +129,11 @@ async def test_every_read_is_counted_even_when_served_from_the_cache(site: Harne
         assert "errors" not in await site.gql(query)
     after = await scrape(site.http)
     labels = {"operation": "mailServerChoices", "outcome": "ok"}
-    assert value(after, "mailreg_graphql_requests_total", **labels) - value(
-        before, "mailreg_graphql_requests_total", **labels) == 3
+    assert (
+        value(after, "mailreg_graphql_requests_total", **labels)
+        - value(before, "mailreg_graphql_requests_total", **labels)
+        == 3
+    )
 
 
 @pytest.mark.slow

@@ -76,8 +76,13 @@ async def execute(database_url: str, statement: str, **parameters: Any) -> None:
 
 def import_from_stdin(target: ServerProcess, lines: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api", "import"], input=lines, env=target.env(), cwd=target.data_dir,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "api", "import"],
+        input=lines,
+        env=target.env(),
+        cwd=target.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -115,7 +120,11 @@ async def history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[His
         exported = folder / "registry.jsonl"
         source.cli("export", "--output", str(exported))
         yield History(
-            source=source, database_url=sqlite_url(folder), exported=exported, servers=servers, events=events,
+            source=source,
+            database_url=sqlite_url(folder),
+            exported=exported,
+            servers=servers,
+            events=events,
             ids={"tokyo": tokyo["id"], "gmail": gmail["id"], "hq": hq["id"]},
         )
     finally:
@@ -126,7 +135,12 @@ async def history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[His
 async def test_a_registry_moves_from_the_embedded_sqlite_store_to_postgresql(history: History, tmp_path: Path) -> None:
     lines = history.exported.read_text().splitlines()
     assert [json.loads(line)["type"] for line in lines] == [
-        "ServerAdded", "ServerAdded", "ServerAdded", "ServerChanged", "ServersReordered", "ServerDeleted",
+        "ServerAdded",
+        "ServerAdded",
+        "ServerAdded",
+        "ServerChanged",
+        "ServersReordered",
+        "ServerDeleted",
     ]
     assert [s["id"] for s in history.servers["items"]] == [history.ids["hq"], history.ids["tokyo"]]
     assert history.source.cli("check").stdout == "consistent: 6 events, 4 streams, 2 servers\n"
@@ -137,7 +151,8 @@ async def test_a_registry_moves_from_the_embedded_sqlite_store_to_postgresql(his
         result = import_from_stdin(target, history.exported.read_text())
         last = max(int(event["position"]) for event in history.events)
         assert (result.returncode, result.stdout) == (
-            0, f"mailreg: imported 6 events in 4 streams, 2 servers (list version 5), last position {last}\n"
+            0,
+            f"mailreg: imported 6 events in 4 streams, 2 servers (list version 5), last position {last}\n",
         ), result.stderr
         assert target.cli("check").stdout == "consistent: 6 events, 4 streams, 2 servers\n"
         assert parsed(target.cli("export").stdout) == parsed(history.exported.read_text())
@@ -189,7 +204,8 @@ async def test_check_reports_a_gap_in_a_streams_versions(history: History, tmp_p
     await load(target.database_url, history.exported)
     tokyo = history.ids["tokyo"]
     await execute(
-        target.database_url, "UPDATE events SET stream_version = 3 WHERE stream_id = :id AND stream_version = 2",
+        target.database_url,
+        "UPDATE events SET stream_version = 3 WHERE stream_id = :id AND stream_version = 2",
         id=tokyo,
     )
     result = target.cli("check", check=False)

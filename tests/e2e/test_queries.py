@@ -33,8 +33,9 @@ async def test_a_server_can_be_found_by_id_or_by_code(empty: Deployment):
     assert await empty.api.server(code="  gmail ") == server
 
 
-@pytest.mark.parametrize("arguments", [{"id": "00000000-0000-0000-0000-000000000000"}, {"id": "nonsense"},
-                                       {"code": "nobody"}])
+@pytest.mark.parametrize(
+    "arguments", [{"id": "00000000-0000-0000-0000-000000000000"}, {"id": "nonsense"}, {"code": "nobody"}]
+)
 async def test_an_unknown_server_is_null(empty: Deployment, arguments: dict[str, str]):
     assert await empty.api.server(**arguments) is None
 

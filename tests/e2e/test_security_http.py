@@ -19,12 +19,17 @@ REQUEST_ERRORS: dict[str, dict[str, Any]] = {
     "parse": {"query": "{ mailServers { "},
     "validation": {"query": "{ mailServers { noSuchField } }"},
     "unknown type": {"query": "query ($x: Nope) { __typename }", "variables": {"x": 1}},
-    "variable of the wrong type": {"query": "query ($n: Int!) { events(first: $n) { __typename } }",
-                                   "variables": {"n": "ten"}},
+    "variable of the wrong type": {
+        "query": "query ($n: Int!) { events(first: $n) { __typename } }",
+        "variables": {"n": "ten"},
+    },
     "missing variable": {"query": "query ($n: Int!) { events(first: $n) { __typename } }"},
-    "bad enum input": {"query": "mutation ($i: AddMailServerInput!) { addMailServer(input: $i) { errors { code } } }",
-                       "variables": {"i": {"code": "c", "name": "n", "outgoing": {"encryption": "SSL3"},
-                                           "incoming": {"protocol": "POP3"}}}},
+    "bad enum input": {
+        "query": "mutation ($i: AddMailServerInput!) { addMailServer(input: $i) { errors { code } } }",
+        "variables": {
+            "i": {"code": "c", "name": "n", "outgoing": {"encryption": "SSL3"}, "incoming": {"protocol": "POP3"}}
+        },
+    },
 }
 
 
@@ -36,8 +41,9 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harnes
 
 
 async def ask(site: Harness, body: dict[str, Any], accept: str | None, bearer: str | None = ADMIN) -> httpx.Response:
-    request = site.http.build_request("POST", "/graphql", json=body,
-                                      headers={"Authorization": f"Bearer {bearer}"} if bearer else {})
+    request = site.http.build_request(
+        "POST", "/graphql", json=body, headers={"Authorization": f"Bearer {bearer}"} if bearer else {}
+    )
     if accept is None:
         del request.headers["Accept"]
     else:
@@ -72,8 +78,11 @@ async def test_executed_operations_are_200_for_both_media_types(site: Harness):
         "field error": ({"query": "{ events(first: 0) { __typename } }"}, ADMIN, None),
         "unauthenticated": ({"query": "{ mailServers { totalCount } }"}, None, None),
     }
-    for accept, expected_media in ((GRAPHQL_RESPONSE, GRAPHQL_RESPONSE), ("application/json", "application/json"),
-                                   ("application/json, " + GRAPHQL_RESPONSE, GRAPHQL_RESPONSE)):
+    for accept, expected_media in (
+        (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+        ("application/json", "application/json"),
+        ("application/json, " + GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+    ):
         for name, (body, bearer, data) in cases.items():
             response = await ask(site, body, accept, bearer)
             assert (response.status_code, media(response)) == (200, expected_media), (accept, name, response.text)
@@ -82,8 +91,11 @@ async def test_executed_operations_are_200_for_both_media_types(site: Harness):
 
 async def test_a_get_query_honours_the_accept_header_too(site: Harness):
     for query, status in (("{ mailServers { totalCount } }", 200), ("{ mailServers { ", 400)):
-        response = await site.http.get("/graphql", params={"query": query},
-                                       headers={"Authorization": f"Bearer {ADMIN}", "Accept": GRAPHQL_RESPONSE})
+        response = await site.http.get(
+            "/graphql",
+            params={"query": query},
+            headers={"Authorization": f"Bearer {ADMIN}", "Accept": GRAPHQL_RESPONSE},
+        )
         assert (response.status_code, media(response)) == (status, GRAPHQL_RESPONSE), response.text
 
 

@@ -26,9 +26,11 @@ from tests.e2e.hardening import (
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 DETAIL = 'relation "servers" does not exist'
-LEAKS = ("Traceback", "servers", "SELECT", "relation", "sqlalchemy", "asyncpg", "File \"")
-ADD = ('mutation { addMailServer(input: {code: "masked", name: "Masked", outgoing: {host: "smtp.example.com", '
-       'port: 25}, incoming: {protocol: POP3, host: "pop.example.com", port: 110}}) { errors { code } } }')
+LEAKS = ("Traceback", "servers", "SELECT", "relation", "sqlalchemy", "asyncpg", 'File "')
+ADD = (
+    'mutation { addMailServer(input: {code: "masked", name: "Masked", outgoing: {host: "smtp.example.com", '
+    'port: 25}, incoming: {protocol: POP3, host: "pop.example.com", port: 110}}) { errors { code } } }'
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,11 @@ async def test_an_unexpected_error_in_a_subscription_is_masked(broken: LiveServe
 async def test_an_unexpected_error_in_a_query_is_masked(broken: LiveServer):
     async with httpx.AsyncClient(base_url=broken.url, timeout=10) as http:
         request_id = f"mask-{uuid.uuid4().hex}"
-        response = await http.post("/graphql", json={"query": "{ mailServers { totalCount } }"},
-                                   headers={"Authorization": f"Bearer {ADMIN}", "X-Request-ID": request_id})
+        response = await http.post(
+            "/graphql",
+            json={"query": "{ mailServers { totalCount } }"},
+            headers={"Authorization": f"Bearer {ADMIN}", "X-Request-ID": request_id},
+        )
     assert response.status_code == 200 and response.headers.get("x-request-id") == request_id, response.text
     body = response.json()
     assert body.get("data") is None and len(body["errors"]) == 1, body
@@ -98,8 +103,9 @@ async def test_an_unexpected_error_in_a_query_is_masked(broken: LiveServer):
 async def test_the_logged_detail_carries_the_request_id_field(broken: LiveServer):
     request_id = f"mask-{uuid.uuid4().hex}"
     async with httpx.AsyncClient(base_url=broken.url, timeout=10) as http:
-        await http.post("/graphql", json={"query": ADD},
-                        headers={"Authorization": f"Bearer {ADMIN}", "X-Request-ID": request_id})
+        await http.post(
+            "/graphql", json={"query": ADD}, headers={"Authorization": f"Bearer {ADMIN}", "X-Request-ID": request_id}
+        )
     detail_logged(broken, request_id)
     entries = [json.loads(line) for line in broken.output if line.startswith("{") and request_id in line]
     assert any(e.get("request_id") == request_id and DETAIL in e.get("error", "") for e in entries), entries

@@ -65,8 +65,11 @@ def literal(type_: GraphQLInputType) -> str:
         return f"[{literal(type_.of_type)}]"  # type: ignore[union-attr]
     if is_input_object_type(type_):
         assert isinstance(type_, GraphQLInputObjectType)
-        required = [f"{name}: {literal(f.type)}" for name, f in type_.fields.items()
-                    if is_non_null_type(f.type) and f.default_value is Undefined]
+        required = [
+            f"{name}: {literal(f.type)}"
+            for name, f in type_.fields.items()
+            if is_non_null_type(f.type) and f.default_value is Undefined
+        ]
         return "{" + ", ".join(required) + "}"
     if is_enum_type(type_):
         return next(iter(type_.values))  # type: ignore[union-attr]
@@ -79,15 +82,19 @@ def selection(type_: GraphQLOutputType) -> str:
 
 def document(operation: str, name: str, field: GraphQLField) -> str:
     """A minimal valid document that selects the one root field, its required arguments filled by type."""
-    required = [f"{arg}: {literal(a.type)}" for arg, a in field.args.items()
-                if is_non_null_type(a.type) and a.default_value is Undefined]
+    required = [
+        f"{arg}: {literal(a.type)}"
+        for arg, a in field.args.items()
+        if is_non_null_type(a.type) and a.default_value is Undefined
+    ]
     arguments = f"({', '.join(required)})" if required else ""
     return f"{operation} {{ {name}{arguments}{selection(field.type)} }}"
 
 
 def root_fields(operation: str) -> dict[str, str]:
-    root = {"query": GRAPHQL.query_type, "mutation": GRAPHQL.mutation_type,
-            "subscription": GRAPHQL.subscription_type}[operation]
+    root = {"query": GRAPHQL.query_type, "mutation": GRAPHQL.mutation_type, "subscription": GRAPHQL.subscription_type}[
+        operation
+    ]
     assert root is not None
     return {name: document(operation, name, field) for name, field in root.fields.items()}
 
@@ -100,8 +107,9 @@ def expected(field: str, caller: str) -> str | None:
 
 
 def cases(operation: str) -> list[Any]:
-    return [pytest.param(field, caller, id=f"{field}-{caller}")
-            for field in root_fields(operation) for caller in CALLERS]
+    return [
+        pytest.param(field, caller, id=f"{field}-{caller}") for field in root_fields(operation) for caller in CALLERS
+    ]
 
 
 @pytest.mark.parametrize("operation", ["query", "mutation", "subscription"])
@@ -118,7 +126,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harnes
     async with pg_database() as url, in_process(url, tmp_path_factory.mktemp("walk")) as harness:
         body = await harness.gql(
             'mutation { addMailServer(input: {code: "seed", name: "Seed", outgoing: {host: "smtp.example.com", '
-            'port: 25}, incoming: {protocol: POP3, host: "pop.example.com", port: 110}}) { errors { code } } }')
+            'port: 25}, incoming: {protocol: POP3, host: "pop.example.com", port: 110}}) { errors { code } } }'
+        )
         assert body["data"]["addMailServer"]["errors"] == [], body
         yield harness
 
@@ -127,8 +136,11 @@ async def refuses_or_serves(site: Harness, operation: str, field: str, caller: s
     query = root_fields(operation)[field]
     for kind, bearer in CALLERS[caller].items():
         async with site.log.unchanged():
-            response = await site.post({"query": query}, bearer=None,
-                                       headers={"Authorization": f"Bearer {bearer}"} if bearer is not None else {})
+            response = await site.post(
+                {"query": query},
+                bearer=None,
+                headers={"Authorization": f"Bearer {bearer}"} if bearer is not None else {},
+            )
         assert response.status_code == 200, response.text
         body = response.json()
         code = expected(field, caller)
@@ -152,8 +164,11 @@ async def test_every_mutation_refuses_callers_without_the_right_token(site: Harn
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("field", "caller"), cases("subscription"))
-async def test_every_subscription_refuses_callers_without_the_right_token(fleet: Fleet, field: str,  # noqa: F811
-                                                                         caller: str):
+async def test_every_subscription_refuses_callers_without_the_right_token(
+    fleet: Fleet,  # noqa: F811 - the imported fixture
+    field: str,
+    caller: str,
+):
     server = fleet.shared
     log = EventLog(server.database_url)
     query = root_fields("subscription")[field]
@@ -218,8 +233,14 @@ async def test_a_subscription_over_plain_http_is_refused_as_a_client_error(site:
     for bearer in (None, NON_ADMIN_TOKENS["no roles"], ADMIN):
         async with site.log.unchanged():
             response = await site.post({"query": query}, bearer=bearer)
-        codes = [e.get("extensions", {}).get("code") for e in response.json().get("errors", [])] \
-            if response.headers.get("content-type", "").startswith("application/json") else []
-        assert response.status_code in (400, 405) or (codes and set(codes) <= {"UNAUTHENTICATED", "FORBIDDEN"}), \
-            (bearer, response.status_code, response.text)
+        codes = (
+            [e.get("extensions", {}).get("code") for e in response.json().get("errors", [])]
+            if response.headers.get("content-type", "").startswith("application/json")
+            else []
+        )
+        assert response.status_code in (400, 405) or (codes and set(codes) <= {"UNAUTHENTICATED", "FORBIDDEN"}), (
+            bearer,
+            response.status_code,
+            response.text,
+        )
         assert "INTERNAL_SERVER_ERROR" not in response.text

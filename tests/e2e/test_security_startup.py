@@ -22,18 +22,29 @@ AUDIENCE = "mailreg"
 
 
 def test_the_key_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    for name, value in {"MAILREG_JWT_SECRET": SECRET, "MAILREG_DATA_DIR": str(tmp_path),
-                        "MAILREG_JWT_PUBLIC_KEY_FILE": "/keys/public.pem", "MAILREG_JWT_JWKS_FILE": "/keys/jwks.json",
-                        "MAILREG_JWT_ISSUER": ISSUER, "MAILREG_JWT_AUDIENCE": AUDIENCE}.items():
+    for name, value in {
+        "MAILREG_JWT_SECRET": SECRET,
+        "MAILREG_DATA_DIR": str(tmp_path),
+        "MAILREG_JWT_PUBLIC_KEY_FILE": "/keys/public.pem",
+        "MAILREG_JWT_JWKS_FILE": "/keys/jwks.json",
+        "MAILREG_JWT_ISSUER": ISSUER,
+        "MAILREG_JWT_AUDIENCE": AUDIENCE,
+    }.items():
         monkeypatch.setenv(name, value)
     config = Config.from_env()
     assert (config.jwt_public_key_file, config.jwt_jwks_file) == (Path("/keys/public.pem"), Path("/keys/jwks.json"))
     assert (config.jwt_issuer, config.jwt_audience) == (ISSUER, AUDIENCE)
 
 
-@pytest.mark.parametrize(("secret", "accepted"), [
-    ("x" * 31, False), ("é" * 15, False), ("x" * 32, True), ("é" * 16, True),
-])
+@pytest.mark.parametrize(
+    ("secret", "accepted"),
+    [
+        ("x" * 31, False),
+        ("é" * 15, False),
+        ("x" * 32, True),
+        ("é" * 16, True),
+    ],
+)
 def test_hs256_secrets_are_measured_in_bytes(monkeypatch: pytest.MonkeyPatch, secret: str, accepted: bool):
     monkeypatch.setenv("MAILREG_JWT_SECRET", secret)
     if accepted:
@@ -47,11 +58,19 @@ async def serve(folder: Path, **env: str) -> tuple[int | None, str]:
     """Runs `mailreg serve` until it exits (its status) or answers /healthz (None, then stopped)."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILREG_")}
-    environment.update(MAILREG_DATA_DIR=str(folder), MAILREG_HOST="127.0.0.1", MAILREG_PORT=str(port),
-                       PYTHONPATH=str(ROOT), **env)
+    environment.update(
+        MAILREG_DATA_DIR=str(folder), MAILREG_HOST="127.0.0.1", MAILREG_PORT=str(port), PYTHONPATH=str(ROOT), **env
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api", "serve", env=environment, cwd=folder,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "api",
+        "serve",
+        env=environment,
+        cwd=folder,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 90
     async with httpx.AsyncClient() as http:
         while process.returncode is None and time.monotonic() < deadline:

@@ -97,8 +97,7 @@ async def test_a_token_that_expired_before_connection_init_is_closed_with_4403(f
     assert closed.code == 4403 and closed.messages == [], closed
 
 
-async def test_a_client_that_never_sends_connection_init_is_closed_with_4408(
-        idle: asyncio.Task[tuple[Closed, float]]):
+async def test_a_client_that_never_sends_connection_init_is_closed_with_4408(idle: asyncio.Task[tuple[Closed, float]]):
     closed, after = await asyncio.wait_for(idle, 15)
     assert closed.code == 4408 and closed.messages == [], closed
     assert 9.5 <= after <= 13, after

@@ -63,8 +63,11 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
 
 
 def gql_client(url: str) -> Client:
-    transport = WebsocketsTransport(url=url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-                                    init_payload={"authorization": f"Bearer {ADMIN}"})
+    transport = WebsocketsTransport(
+        url=url,
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload={"authorization": f"Bearer {ADMIN}"},
+    )
     return Client(transport=transport, fetch_schema_from_transport=False)
 
 
@@ -113,8 +116,11 @@ async def test_a_subscriber_on_b_gets_every_event_committed_through_a_also_acros
 
 async def test_a_non_admin_on_b_sees_the_choices_change_with_what_is_committed_through_a(cluster: Cluster):
     a = cluster.a
-    transport = WebsocketsTransport(url=cluster.ws_urls[1], subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-                                    init_payload={"authorization": f"Bearer {token('clerk', roles=['user'])}"})
+    transport = WebsocketsTransport(
+        url=cluster.ws_urls[1],
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload={"authorization": f"Bearer {token('clerk', roles=['user'])}"},
+    )
     async with Client(transport=transport, fetch_schema_from_transport=False) as session:
         stream = session.subscribe(GraphQLRequest(CHOICES_SUBSCRIPTION))
         now = (await asyncio.wait_for(anext(stream), 10))["mailServerChoicesChanged"]
@@ -133,22 +139,25 @@ class Subscriber:
 
     def problems(self, expected: list[int]) -> str:
         counts = Counter(self.seen)
-        return (f"after {self.after} on {self.url}: missing {sorted(set(expected) - set(self.seen))[:10]}, "
-                f"duplicated {[p for p, n in counts.items() if n > 1][:10]}, "
-                f"unexpected {sorted(set(self.seen) - set(expected))[:10]}, in order {self.seen == sorted(self.seen)}")
+        return (
+            f"after {self.after} on {self.url}: missing {sorted(set(expected) - set(self.seen))[:10]}, "
+            f"duplicated {[p for p, n in counts.items() if n > 1][:10]}, "
+            f"unexpected {sorted(set(self.seen) - set(expected))[:10]}, in order {self.seen == sorted(self.seen)}"
+        )
 
 
 async def listen(subscriber: Subscriber, final: asyncio.Future[int]) -> None:
     """Collect positions until the writer's last one has arrived (which may be
     before the writer says which one is last)."""
     async with Socket.open(subscriber.url) as socket:
-        await socket.subscribe("subscription E($after: String) { mailServerEvents(after: $after) { position } }",
-                               {"after": str(subscriber.after)})
+        await socket.subscribe(
+            "subscription E($after: String) { mailServerEvents(after: $after) { position } }",
+            {"after": str(subscriber.after)},
+        )
         receiving: asyncio.Future[Json] | None = None
         while not (final.done() and subscriber.seen and subscriber.seen[-1] >= final.result()):
             receiving = receiving or asyncio.ensure_future(socket.next(within=20))
-            await asyncio.wait({receiving} if final.done() else {receiving, final},
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({receiving} if final.done() else {receiving, final}, return_when=asyncio.FIRST_COMPLETED)
             if receiving.done():
                 subscriber.seen.append(int(receiving.result()["mailServerEvents"]["position"]))
                 receiving = None
@@ -211,5 +220,7 @@ async def test_subscribers_joining_while_writers_append_see_every_later_event_ex
     assert {s.url for s in subscribers} == set(cluster.ws_urls)
     assert len({s.after for s in subscribers}) > 5
     lag = max(s.caught_up for s in subscribers) - last_write[0]
-    print(f"\n{WRITES} writes, {SUBSCRIBERS} joining subscribers: {last_write[0] - started:.1f} s; "
-          f"the last subscriber caught up {lag * 1000:.0f} ms after the last write returned")
+    print(
+        f"\n{WRITES} writes, {SUBSCRIBERS} joining subscribers: {last_write[0] - started:.1f} s; "
+        f"the last subscriber caught up {lag * 1000:.0f} ms after the last write returned"
+    )

@@ -135,8 +135,10 @@ async def test_a_signed_in_non_admin_gets_the_choices_at_once_and_after_each_cha
         await api.mutate("deleteAllMailServers", None)
         (emptied,) = await collect(stream, 1)
         await stream.aclose()
-    choice = {"kyoto": {"id": kyoto["id"], "code": "kyoto", "name": "Kyoto"},
-              "kobe": {"id": kobe["id"], "code": "kobe", "name": "Kobe"}}
+    choice = {
+        "kyoto": {"id": kyoto["id"], "code": "kyoto", "name": "Kyoto"},
+        "kobe": {"id": kobe["id"], "code": "kobe", "name": "Kobe"},
+    }
     assert added["mailServerChoicesChanged"] == [choice["kyoto"], choice["kobe"]]
     assert renamed["mailServerChoicesChanged"] == [choice["kyoto"], {**choice["kobe"], "name": "Kobe port"}]
     assert reordered["mailServerChoicesChanged"] == [{**choice["kobe"], "name": "Kobe port"}, choice["kyoto"]]
@@ -171,7 +173,9 @@ async def test_a_non_admin_subscribing_to_events_gets_an_error_message_carrying_
 async def test_an_unknown_cursor_gets_an_error_message_carrying_bad_user_input(server: Server, after: str):
     await server.api.add(manual(f"cursor-{after or 'empty'}"))
     message = await error_message(
-        server, ADMIN, "subscription E($after: String) { mailServerEvents(after: $after) { position } }",
+        server,
+        ADMIN,
+        "subscription E($after: String) { mailServerEvents(after: $after) { position } }",
         {"after": after},
     )
     assert [e["extensions"]["code"] for e in message["payload"]] == ["BAD_USER_INPUT"]
@@ -218,8 +222,12 @@ async def test_the_legacy_graphql_ws_protocol_is_refused(server: Server):
 
 
 async def test_gql_speaking_only_the_legacy_protocol_cannot_connect(server: Server):
-    transport = WebsocketsTransport(url=server.ws_url, subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL],
-                                    init_payload={"authorization": f"Bearer {ADMIN}"}, ack_timeout=5)
+    transport = WebsocketsTransport(
+        url=server.ws_url,
+        subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL],
+        init_payload={"authorization": f"Bearer {ADMIN}"},
+        ack_timeout=5,
+    )
     with pytest.raises(TransportConnectionFailed):
         async with Client(transport=transport, fetch_schema_from_transport=False):
             pass

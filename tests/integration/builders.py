@@ -30,7 +30,10 @@ def new_id(prefix: str = "srv") -> str:
 
 def add_server(*, code: str | None = None, name: str = "Integration server") -> AddServer:
     return AddServer(
-        server_id=new_id(), code=code or new_id("code"), name=name, oauth_provider=None,
+        server_id=new_id(),
+        code=code or new_id("code"),
+        name=name,
+        oauth_provider=None,
         outgoing=OutgoingInput(host="smtp.example.com", port=25),
         incoming=IncomingInput(protocol=ReceiveProtocol.POP3, host="pop.example.com", port=110),
     )
@@ -38,7 +41,9 @@ def add_server(*, code: str | None = None, name: str = "Integration server") -> 
 
 def settings(code: str | None = None, name: str = "Integration server") -> Settings:
     return Settings(
-        code=code or new_id("code"), name=name, oauth_provider=None,
+        code=code or new_id("code"),
+        name=name,
+        oauth_provider=None,
         outgoing=Outgoing(host="smtp.example.com", port=25),
         incoming=Incoming(protocol=ReceiveProtocol.POP3, host="pop.example.com", port=110),
     )
@@ -49,23 +54,20 @@ def server_added(server_id: str) -> ServerAdded:
 
 
 def metadata(occurred_at: datetime | None = None) -> Metadata:
-    return Metadata(
-        actor=new_id("actor"), correlation_id=new_id("corr"), occurred_at=occurred_at or datetime.now(UTC)
-    )
+    return Metadata(actor=new_id("actor"), correlation_id=new_id("corr"), occurred_at=occurred_at or datetime.now(UTC))
 
 
 def fingerprint(command: Command) -> JsonDict:
     """What the API would hash: the input, not the server id it generates per request."""
-    fields = {
-        f.name: repr(getattr(command, f.name)) for f in dataclasses.fields(command) if f.name != "server_id"
-    }
+    fields = {f.name: repr(getattr(command, f.name)) for f in dataclasses.fields(command) if f.name != "server_id"}
     return {"mutation": type(command).__name__, **fields}
 
 
-def request(*, actor: str = "integration-admin", key: str | None = None,
-            command: Command | None = None) -> Request:
+def request(*, actor: str = "integration-admin", key: str | None = None, command: Command | None = None) -> Request:
     return Request(
-        actor=actor, correlation_id=new_id("corr"), idempotency_key=key,
+        actor=actor,
+        correlation_id=new_id("corr"),
+        idempotency_key=key,
         fingerprint=fingerprint(command) if command is not None else {},
     )
 
@@ -87,9 +89,7 @@ async def count_events(engine: AsyncEngine, stream_ids: Sequence[str]) -> int:
 
 
 async def remembered(engine: AsyncEngine, actor: str, key: str) -> bool:
-    query = sa.select(idempotency_keys.c.key).where(
-        idempotency_keys.c.actor == actor, idempotency_keys.c.key == key
-    )
+    query = sa.select(idempotency_keys.c.key).where(idempotency_keys.c.actor == actor, idempotency_keys.c.key == key)
     async with engine.connect() as conn:
         return (await conn.execute(query)).first() is not None
 

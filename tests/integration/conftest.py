@@ -24,9 +24,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture(scope="class")
-async def class_databases(
-    backend: Backend, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Databases]:
+async def class_databases(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Databases]:
     databases = Databases(backend, tmp_path_factory.mktemp(backend.name))
     yield databases
     await databases.close()

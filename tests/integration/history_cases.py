@@ -38,7 +38,12 @@ async def load(engine: AsyncEngine) -> tuple[int, Registry]:
 class HistoryCases:
     async def test_the_random_history_exercises_every_command(self, played: Played) -> None:
         assert set(played.executed) == {
-            "AddServer", "ChangeServer", "ReorderServers", "DeleteServer", "DeleteAllServers", "RestoreServers"
+            "AddServer",
+            "ChangeServer",
+            "ReorderServers",
+            "DeleteServer",
+            "DeleteAllServers",
+            "RestoreServers",
         }, played.executed
         assert sum(played.rejected.values()) > 0
         assert len(played.states) > 200

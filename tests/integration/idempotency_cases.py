@@ -49,8 +49,9 @@ class IdempotencyCases:
         self, engine: AsyncEngine, databases: Databases
     ) -> None:
         actor, key, command = new_id("actor"), new_id("key"), add_server()
-        first = await MailServerRegistry(engine).execute(command, request(actor=actor, key=key, command=command),
-                                                         respond)
+        first = await MailServerRegistry(engine).execute(
+            command, request(actor=actor, key=key, command=command), respond
+        )
         last = await last_position(engine)
 
         reopened = MailServerRegistry(databases.open(url_of(engine)))
@@ -103,9 +104,7 @@ class IdempotencyCases:
         assert not outcome.replayed and len(outcome.recorded) == 1
         assert await remembered(engine, actor, key)
 
-    async def test_a_failed_attempt_is_not_remembered_so_the_same_retry_runs_again(
-        self, engine: AsyncEngine
-    ) -> None:
+    async def test_a_failed_attempt_is_not_remembered_so_the_same_retry_runs_again(self, engine: AsyncEngine) -> None:
         registry, actor, key = MailServerRegistry(engine), new_id("actor"), new_id("key")
         taken = add_server()
         await registry.execute(taken, request(), respond)

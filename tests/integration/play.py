@@ -59,8 +59,10 @@ def _maybe(rng: random.Random, probability: float) -> bool:
 def _manual_outgoing(rng: random.Random) -> dict[str, Any]:
     auth = rng.choice(AUTH)
     out: dict[str, Any] = {
-        "host": rng.choice(HOSTS), "port": rng.choice([25, 465, 587, 2525, 0]),
-        "encryption": rng.choice(list(SmtpEncryption)), "auth_method": auth,
+        "host": rng.choice(HOSTS),
+        "port": rng.choice([25, 465, 587, 2525, 0]),
+        "encryption": rng.choice(list(SmtpEncryption)),
+        "auth_method": auth,
     }
     if auth is not SmtpAuthMethod.NONE:
         out["credentials"] = rng.choice(list(SmtpCredentials))
@@ -69,7 +71,9 @@ def _manual_outgoing(rng: random.Random) -> dict[str, Any]:
 
 def _manual_incoming(rng: random.Random, protocol: ReceiveProtocol) -> dict[str, Any]:
     return {
-        "host": rng.choice(HOSTS), "port": rng.choice([110, 143, 993, 995]), "use_tls": _maybe(rng, 0.5),
+        "host": rng.choice(HOSTS),
+        "port": rng.choice([110, 143, 993, 995]),
+        "use_tls": _maybe(rng, 0.5),
         "use_apop": protocol is ReceiveProtocol.POP3 and _maybe(rng, 0.3),
     }
 
@@ -80,12 +84,14 @@ def _add(rng: random.Random) -> AddServer:
     timeouts = (rng.randint(10, 120), rng.randint(10, 120))
     if _maybe(rng, 0.3):
         return AddServer(
-            **common, oauth_provider=rng.choice(list(OAuthProvider)),
+            **common,
+            oauth_provider=rng.choice(list(OAuthProvider)),
             outgoing=OutgoingInput(timeout_seconds=timeouts[0]),
             incoming=IncomingInput(protocol=protocol, timeout_seconds=timeouts[1]),
         )
     return AddServer(
-        **common, oauth_provider=None,
+        **common,
+        oauth_provider=None,
         outgoing=OutgoingInput(**_manual_outgoing(rng), timeout_seconds=timeouts[0]),
         incoming=IncomingInput(protocol=protocol, **_manual_incoming(rng, protocol), timeout_seconds=timeouts[1]),
     )
@@ -122,9 +128,7 @@ def _change(rng: random.Random, server: Server) -> ChangeServer:
         extra["oauth_provider"] = rng.choice(list(OAuthProvider))
     if _maybe(rng, 0.2):
         extra["expected_version"] = server.version - (1 if _maybe(rng, 0.3) else 0)
-    return ChangeServer(
-        server_id=server.id, outgoing=OutgoingInput(**out), incoming=IncomingInput(**inc), **extra
-    )
+    return ChangeServer(server_id=server.id, outgoing=OutgoingInput(**out), incoming=IncomingInput(**inc), **extra)
 
 
 def _list_version(rng: random.Random, state: Registry) -> int | None:

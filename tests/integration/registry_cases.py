@@ -76,8 +76,10 @@ class RegistryCases:
         registries = await self.instances(engine, databases)
 
         results = await asyncio.gather(
-            *(r.execute(ChangeServer(server_id=i, name=f"Renamed {i}"), request(), respond)
-              for r, i in zip(registries, ids, strict=True)),
+            *(
+                r.execute(ChangeServer(server_id=i, name=f"Renamed {i}"), request(), respond)
+                for r, i in zip(registries, ids, strict=True)
+            ),
             return_exceptions=True,
         )
 
@@ -92,9 +94,14 @@ class RegistryCases:
         registries = await self.instances(engine, databases)
 
         results = await asyncio.gather(
-            *(r.execute(ChangeServer(server_id=server.id, expected_version=server.version, name=f"Name {n}"),
-                        request(), respond)
-              for n, r in enumerate(registries)),
+            *(
+                r.execute(
+                    ChangeServer(server_id=server.id, expected_version=server.version, name=f"Name {n}"),
+                    request(),
+                    respond,
+                )
+                for n, r in enumerate(registries)
+            ),
             return_exceptions=True,
         )
 

@@ -149,14 +149,20 @@ class StoreCases:
             while True:
                 finished = done.is_set()
                 async with reader.connect() as conn:
-                    batch = list((await conn.execute(
-                        sa.text("SELECT position FROM events WHERE position > :last ORDER BY position"),
-                        {"last": last},
-                    )).scalars())
-                    behind = (await conn.execute(
-                        sa.text("SELECT count(*) FROM events WHERE position > :start AND position <= :last"),
-                        {"start": start, "last": last},
-                    )).scalar_one()
+                    batch = list(
+                        (
+                            await conn.execute(
+                                sa.text("SELECT position FROM events WHERE position > :last ORDER BY position"),
+                                {"last": last},
+                            )
+                        ).scalars()
+                    )
+                    behind = (
+                        await conn.execute(
+                            sa.text("SELECT count(*) FROM events WHERE position > :start AND position <= :last"),
+                            {"start": start, "last": last},
+                        )
+                    ).scalar_one()
                 if behind != len(seen):
                     violations.append(f"{behind - len(seen)} event(s) appeared at or below {last} after it was read")
                 seen.extend(batch)

@@ -78,8 +78,12 @@ def manual(
 
 
 def oauth(
-    code: str = "MAIL", *, provider: OAuthProvider = GOOGLE, protocol: ReceiveProtocol = IMAP4,
-    name: str = "OAuth server", timeouts: tuple[int, int] = (60, 60),
+    code: str = "MAIL",
+    *,
+    provider: OAuthProvider = GOOGLE,
+    protocol: ReceiveProtocol = IMAP4,
+    name: str = "OAuth server",
+    timeouts: tuple[int, int] = (60, 60),
 ) -> Settings:
     outgoing, incoming = oauth_servers(provider, protocol, *timeouts)
     return Settings(code=code, name=name, oauth_provider=provider, outgoing=outgoing, incoming=incoming)
@@ -97,24 +101,34 @@ def added(server_id: str, settings: Settings | None = None, **kwargs: Any) -> Se
 
 
 def add(
-    code: Any = "MAIN", name: Any = "Main server", *, server_id: str = "new",
+    code: Any = "MAIN",
+    name: Any = "Main server",
+    *,
+    server_id: str = "new",
     oauth_provider: OAuthProvider | None = None,
-    outgoing: dict[str, Any] | None = None, incoming: dict[str, Any] | None = None,
+    outgoing: dict[str, Any] | None = None,
+    incoming: dict[str, Any] | None = None,
 ) -> AddServer:
     """An AddServer; `outgoing`/`incoming` are laid over a valid default input
     (manual hosts and ports without OAuth, only the protocol with it). UNSET removes a key."""
     base_out: dict[str, Any] = {} if oauth_provider else dict(MANUAL_OUT)
     base_in: dict[str, Any] = {"protocol": IMAP4} if oauth_provider else dict(MANUAL_IN)
     return AddServer(
-        server_id=server_id, code=code, name=name, oauth_provider=oauth_provider,
+        server_id=server_id,
+        code=code,
+        name=name,
+        oauth_provider=oauth_provider,
         outgoing=OutgoingInput(**{**base_out, **(outgoing or {})}),
         incoming=IncomingInput(**{**base_in, **(incoming or {})}),
     )
 
 
 def change(
-    server_id: str = "s1", *, outgoing: dict[str, Any] | None = None,
-    incoming: dict[str, Any] | None = None, **kwargs: Any,
+    server_id: str = "s1",
+    *,
+    outgoing: dict[str, Any] | None = None,
+    incoming: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> ChangeServer:
     return ChangeServer(
         server_id=server_id,
@@ -141,4 +155,3 @@ def problems(*pairs: tuple[str, ErrorCode]) -> list[Problem]:
 
 def codes_of(state: Registry) -> list[str]:
     return [server.code for server in state.ordered()]
-

@@ -43,11 +43,19 @@ def test_a_manual_server_takes_the_default_for_every_optional_field():
                 name="Main server",
                 oauth_provider=None,
                 outgoing=Outgoing(
-                    host="smtp.example.com", port=25, encryption=SmtpEncryption.NONE,
-                    auth_method=SmtpAuthMethod.NONE, credentials=None, timeout_seconds=60,
+                    host="smtp.example.com",
+                    port=25,
+                    encryption=SmtpEncryption.NONE,
+                    auth_method=SmtpAuthMethod.NONE,
+                    credentials=None,
+                    timeout_seconds=60,
                 ),
                 incoming=Incoming(
-                    protocol=POP3, host="pop.example.com", port=110, use_tls=False, use_apop=False,
+                    protocol=POP3,
+                    host="pop.example.com",
+                    port=110,
+                    use_tls=False,
+                    use_apop=False,
                     timeout_seconds=60,
                 ),
             ),
@@ -140,9 +148,15 @@ def test_a_valid_manual_setting_is_stored_in_its_normal_form(overrides, field, s
         ({"incoming": {"protocol": None}}, [("incoming.protocol", REQUIRED)]),
         ({"outgoing": {"auth_method": SmtpAuthMethod.XOAUTH2}}, [("outgoing.authMethod", INVALID)]),
         ({"incoming": {"protocol": IMAP4, "use_apop": True}}, [("incoming.useApop", NOT_APPLICABLE)]),
-        ({"outgoing": {"host": UNSET, "port": UNSET}, "incoming": {"host": UNSET, "port": UNSET}},
-         [("outgoing.host", REQUIRED), ("outgoing.port", REQUIRED),
-          ("incoming.host", REQUIRED), ("incoming.port", REQUIRED)]),
+        (
+            {"outgoing": {"host": UNSET, "port": UNSET}, "incoming": {"host": UNSET, "port": UNSET}},
+            [
+                ("outgoing.host", REQUIRED),
+                ("outgoing.port", REQUIRED),
+                ("incoming.host", REQUIRED),
+                ("incoming.port", REQUIRED),
+            ],
+        ),
     ],
 )
 def test_a_manual_field_that_breaks_its_rule_is_reported_at_its_path(overrides, expected):
@@ -181,20 +195,34 @@ def test_apop_is_accepted_for_pop3_without_oauth():
 
 
 OAUTH_PRESETS = [
-    (GOOGLE, POP3,
-     Outgoing(host="smtp.gmail.com", port=465, encryption=SmtpEncryption.TLS, auth_method=SmtpAuthMethod.XOAUTH2),
-     Incoming(protocol=POP3, host="pop.gmail.com", port=995, use_tls=True)),
-    (GOOGLE, IMAP4,
-     Outgoing(host="smtp.gmail.com", port=465, encryption=SmtpEncryption.TLS, auth_method=SmtpAuthMethod.XOAUTH2),
-     Incoming(protocol=IMAP4, host="imap.gmail.com", port=993, use_tls=True)),
-    (MICROSOFT, POP3,
-     Outgoing(host="smtp.office365.com", port=587, encryption=SmtpEncryption.STARTTLS,
-              auth_method=SmtpAuthMethod.XOAUTH2),
-     Incoming(protocol=POP3, host="outlook.office365.com", port=995, use_tls=True)),
-    (MICROSOFT, IMAP4,
-     Outgoing(host="smtp.office365.com", port=587, encryption=SmtpEncryption.STARTTLS,
-              auth_method=SmtpAuthMethod.XOAUTH2),
-     Incoming(protocol=IMAP4, host="outlook.office365.com", port=993, use_tls=True)),
+    (
+        GOOGLE,
+        POP3,
+        Outgoing(host="smtp.gmail.com", port=465, encryption=SmtpEncryption.TLS, auth_method=SmtpAuthMethod.XOAUTH2),
+        Incoming(protocol=POP3, host="pop.gmail.com", port=995, use_tls=True),
+    ),
+    (
+        GOOGLE,
+        IMAP4,
+        Outgoing(host="smtp.gmail.com", port=465, encryption=SmtpEncryption.TLS, auth_method=SmtpAuthMethod.XOAUTH2),
+        Incoming(protocol=IMAP4, host="imap.gmail.com", port=993, use_tls=True),
+    ),
+    (
+        MICROSOFT,
+        POP3,
+        Outgoing(
+            host="smtp.office365.com", port=587, encryption=SmtpEncryption.STARTTLS, auth_method=SmtpAuthMethod.XOAUTH2
+        ),
+        Incoming(protocol=POP3, host="outlook.office365.com", port=995, use_tls=True),
+    ),
+    (
+        MICROSOFT,
+        IMAP4,
+        Outgoing(
+            host="smtp.office365.com", port=587, encryption=SmtpEncryption.STARTTLS, auth_method=SmtpAuthMethod.XOAUTH2
+        ),
+        Incoming(protocol=IMAP4, host="outlook.office365.com", port=993, use_tls=True),
+    ),
 ]
 
 
@@ -223,7 +251,8 @@ def test_an_oauth_server_needs_a_protocol(provider):
 def test_an_oauth_server_rejects_bad_timeouts(provider):
     command = add(oauth_provider=provider, outgoing={"timeout_seconds": 5}, incoming={"timeout_seconds": 500})
     assert problems_raised(command, given()) == problems(
-        ("outgoing.timeoutSeconds", OUT_OF_RANGE), ("incoming.timeoutSeconds", OUT_OF_RANGE))
+        ("outgoing.timeoutSeconds", OUT_OF_RANGE), ("incoming.timeoutSeconds", OUT_OF_RANGE)
+    )
 
 
 # Each preset field, sent with a value: the preset's own where there is one.
@@ -270,17 +299,27 @@ def test_a_preset_field_sent_with_oauth_is_set_automatically(provider, side, key
 
 
 def manual_outgoing_input():
-    return {"host": "smtp.example.com", "port": 25, "encryption": SmtpEncryption.NONE,
-            "auth_method": SmtpAuthMethod.PLAIN, "credentials": SmtpCredentials.SENDING_ACCOUNT}
+    return {
+        "host": "smtp.example.com",
+        "port": 25,
+        "encryption": SmtpEncryption.NONE,
+        "auth_method": SmtpAuthMethod.PLAIN,
+        "credentials": SmtpCredentials.SENDING_ACCOUNT,
+    }
 
 
 @pytest.mark.parametrize("provider", [GOOGLE, MICROSOFT])
 def test_every_preset_field_sent_with_oauth_is_reported_at_once(provider):
-    command = add(oauth_provider=provider, outgoing=dict(manual_outgoing_input()), incoming=dict(
-        protocol=POP3, host="pop.example.com", port=110, use_tls=False, use_apop=True))
+    command = add(
+        oauth_provider=provider,
+        outgoing=dict(manual_outgoing_input()),
+        incoming=dict(protocol=POP3, host="pop.example.com", port=110, use_tls=False, use_apop=True),
+    )
     assert problems_raised(command, given()) == problems(
-        *[(f"outgoing.{key}", SET_AUTOMATICALLY)
-          for key in ("host", "port", "encryption", "authMethod", "credentials")],
+        *[
+            (f"outgoing.{key}", SET_AUTOMATICALLY)
+            for key in ("host", "port", "encryption", "authMethod", "credentials")
+        ],
         *[(f"incoming.{key}", SET_AUTOMATICALLY) for key in ("host", "port", "useTls")],
         ("incoming.useApop", NOT_APPLICABLE),
     )
@@ -351,16 +390,25 @@ def test_a_name_may_repeat_across_servers():
 def test_every_bad_field_is_reported_at_once():
     command = add("", outgoing={"port": 0}, incoming={"host": "pop_example.com"})
     assert problems_raised(command, given()) == problems(
-        ("code", REQUIRED), ("outgoing.port", OUT_OF_RANGE), ("incoming.host", INVALID))
+        ("code", REQUIRED), ("outgoing.port", OUT_OF_RANGE), ("incoming.host", INVALID)
+    )
 
 
 def test_a_taken_code_is_reported_together_with_the_other_problems():
     state = given(added("s1", code="MAIN"))
-    command = add("MAIN", "n" * 101, outgoing={"auth_method": SmtpAuthMethod.XOAUTH2},
-                  incoming={"protocol": IMAP4, "use_apop": True, "timeout_seconds": 1})
+    command = add(
+        "MAIN",
+        "n" * 101,
+        outgoing={"auth_method": SmtpAuthMethod.XOAUTH2},
+        incoming={"protocol": IMAP4, "use_apop": True, "timeout_seconds": 1},
+    )
     assert problems_raised(command, state) == problems(
-        ("code", ErrorCode.CODE_ALREADY_EXISTS), ("name", OUT_OF_RANGE), ("outgoing.authMethod", INVALID),
-        ("incoming.useApop", NOT_APPLICABLE), ("incoming.timeoutSeconds", OUT_OF_RANGE))
+        ("code", ErrorCode.CODE_ALREADY_EXISTS),
+        ("name", OUT_OF_RANGE),
+        ("outgoing.authMethod", INVALID),
+        ("incoming.useApop", NOT_APPLICABLE),
+        ("incoming.timeoutSeconds", OUT_OF_RANGE),
+    )
 
 
 def test_a_new_server_goes_to_the_end_of_the_list():

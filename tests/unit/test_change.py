@@ -69,37 +69,75 @@ def test_the_current_expected_version_lets_the_change_through():
         (manual(), change(code="NEW"), [("code", "MAIN", "NEW")]),
         (manual(), change(code=" NEW\u3000"), [("code", "MAIN", "NEW")]),
         (manual(), change(name="Other name"), [("name", "Main server", "Other name")]),
-        (manual(), change(outgoing={"host": " SMTP.Other.ORG. "}),
-         [("outgoing.host", "smtp.example.com", "smtp.other.org")]),
+        (
+            manual(),
+            change(outgoing={"host": " SMTP.Other.ORG. "}),
+            [("outgoing.host", "smtp.example.com", "smtp.other.org")],
+        ),
         (manual(), change(outgoing={"host": "bücher.de"}), [("outgoing.host", "smtp.example.com", "xn--bcher-kva.de")]),
         (manual(), change(incoming={"host": "2001:DB8::1"}), [("incoming.host", "pop.example.com", "2001:db8::1")]),
         (manual(), change(outgoing={"port": 587}), [("outgoing.port", 25, 587)]),
         (manual(), change(incoming={"port": 995}), [("incoming.port", 110, 995)]),
-        (manual(), change(outgoing={"encryption": SmtpEncryption.STARTTLS}),
-         [("outgoing.encryption", "NONE", "STARTTLS")]),
-        (manual(**{"outgoing.encryption": "TLS"}), change(outgoing={"encryption": SmtpEncryption.NONE}),
-         [("outgoing.encryption", "TLS", "NONE")]),
-        (manual(), change(outgoing={"auth_method": PLAIN, "credentials": SENDING}),
-         [("outgoing.authMethod", "NONE", "PLAIN"), ("outgoing.credentials", None, "SENDING_ACCOUNT")]),
-        (manual(**PLAIN_AUTH), change(outgoing={"auth_method": SmtpAuthMethod.CRAM_MD5}),
-         [("outgoing.authMethod", "PLAIN", "CRAM_MD5")]),
-        (manual(**PLAIN_AUTH), change(outgoing={"credentials": SmtpCredentials.RECEIVING_ACCOUNT}),
-         [("outgoing.credentials", "SENDING_ACCOUNT", "RECEIVING_ACCOUNT")]),
-        (manual(**PLAIN_AUTH), change(outgoing={"auth_method": SmtpAuthMethod.NONE}),
-         [("outgoing.authMethod", "PLAIN", "NONE"), ("outgoing.credentials", "SENDING_ACCOUNT", None)]),
+        (
+            manual(),
+            change(outgoing={"encryption": SmtpEncryption.STARTTLS}),
+            [("outgoing.encryption", "NONE", "STARTTLS")],
+        ),
+        (
+            manual(**{"outgoing.encryption": "TLS"}),
+            change(outgoing={"encryption": SmtpEncryption.NONE}),
+            [("outgoing.encryption", "TLS", "NONE")],
+        ),
+        (
+            manual(),
+            change(outgoing={"auth_method": PLAIN, "credentials": SENDING}),
+            [("outgoing.authMethod", "NONE", "PLAIN"), ("outgoing.credentials", None, "SENDING_ACCOUNT")],
+        ),
+        (
+            manual(**PLAIN_AUTH),
+            change(outgoing={"auth_method": SmtpAuthMethod.CRAM_MD5}),
+            [("outgoing.authMethod", "PLAIN", "CRAM_MD5")],
+        ),
+        (
+            manual(**PLAIN_AUTH),
+            change(outgoing={"credentials": SmtpCredentials.RECEIVING_ACCOUNT}),
+            [("outgoing.credentials", "SENDING_ACCOUNT", "RECEIVING_ACCOUNT")],
+        ),
+        (
+            manual(**PLAIN_AUTH),
+            change(outgoing={"auth_method": SmtpAuthMethod.NONE}),
+            [("outgoing.authMethod", "PLAIN", "NONE"), ("outgoing.credentials", "SENDING_ACCOUNT", None)],
+        ),
         (manual(), change(outgoing={"timeout_seconds": 10}), [("outgoing.timeoutSeconds", 60, 10)]),
         (manual(), change(incoming={"timeout_seconds": 120}), [("incoming.timeoutSeconds", 60, 120)]),
         (manual(), change(incoming={"protocol": IMAP4}), [("incoming.protocol", "POP3", "IMAP4")]),
-        (manual(protocol=IMAP4), change(incoming={"protocol": POP3, "use_apop": True}),
-         [("incoming.protocol", "IMAP4", "POP3"), ("incoming.useApop", False, True)]),
+        (
+            manual(protocol=IMAP4),
+            change(incoming={"protocol": POP3, "use_apop": True}),
+            [("incoming.protocol", "IMAP4", "POP3"), ("incoming.useApop", False, True)],
+        ),
         (manual(), change(incoming={"use_tls": True}), [("incoming.useTls", False, True)]),
         (manual(), change(incoming={"use_apop": True}), [("incoming.useApop", False, True)]),
-        (manual(**{"incoming.useApop": True}), change(incoming={"use_apop": False}),
-         [("incoming.useApop", True, False)]),
-        (manual(), change(code="NEW", outgoing={"port": 465, "encryption": SmtpEncryption.TLS},
-                          incoming={"use_tls": True, "timeout_seconds": 30}),
-         [("code", "MAIN", "NEW"), ("outgoing.port", 25, 465), ("outgoing.encryption", "NONE", "TLS"),
-          ("incoming.useTls", False, True), ("incoming.timeoutSeconds", 60, 30)]),
+        (
+            manual(**{"incoming.useApop": True}),
+            change(incoming={"use_apop": False}),
+            [("incoming.useApop", True, False)],
+        ),
+        (
+            manual(),
+            change(
+                code="NEW",
+                outgoing={"port": 465, "encryption": SmtpEncryption.TLS},
+                incoming={"use_tls": True, "timeout_seconds": 30},
+            ),
+            [
+                ("code", "MAIN", "NEW"),
+                ("outgoing.port", 25, 465),
+                ("outgoing.encryption", "NONE", "TLS"),
+                ("incoming.useTls", False, True),
+                ("incoming.timeoutSeconds", 60, 30),
+            ],
+        ),
     ],
 )
 def test_a_change_lists_exactly_the_changed_fields_as_api_values(server, command, expected):
@@ -154,8 +192,10 @@ def test_a_change_that_changes_nothing_yields_no_events(server, command):
         (change(outgoing={"auth_method": SmtpAuthMethod.LOGIN}), [("outgoing.credentials", REQUIRED)]),
         (change(outgoing={"credentials": SENDING}), [("outgoing.credentials", NOT_APPLICABLE)]),
         (change(incoming={"protocol": IMAP4, "use_apop": True}), [("incoming.useApop", NOT_APPLICABLE)]),
-        (change(code="", outgoing={"port": 0}, incoming={"host": "pop_example.com"}),
-         [("code", REQUIRED), ("outgoing.port", OUT_OF_RANGE), ("incoming.host", INVALID)]),
+        (
+            change(code="", outgoing={"port": 0}, incoming={"host": "pop_example.com"}),
+            [("code", REQUIRED), ("outgoing.port", OUT_OF_RANGE), ("incoming.host", INVALID)],
+        ),
     ],
 )
 def test_a_changed_field_that_breaks_its_rule_is_reported_at_its_path(command, expected):
@@ -166,8 +206,10 @@ def test_a_changed_field_that_breaks_its_rule_is_reported_at_its_path(command, e
     ("command", "expected"),
     [
         (change(outgoing={"credentials": None}), [("outgoing.credentials", REQUIRED)]),
-        (change(outgoing={"credentials": SENDING, "auth_method": SmtpAuthMethod.NONE}),
-         [("outgoing.credentials", NOT_APPLICABLE)]),
+        (
+            change(outgoing={"credentials": SENDING, "auth_method": SmtpAuthMethod.NONE}),
+            [("outgoing.credentials", NOT_APPLICABLE)],
+        ),
     ],
 )
 def test_credentials_follow_the_authentication_method_of_the_result(command, expected):
@@ -185,7 +227,9 @@ def test_credentials_follow_the_authentication_method_of_the_result(command, exp
 )
 def test_a_changed_code_must_not_be_held_by_another_live_server(code, expected):
     state = given(
-        added("s1", code="MAIN"), added("s2", code="OTHER"), added("s3", code="GONE"),
+        added("s1", code="MAIN"),
+        added("s2", code="OTHER"),
+        added("s3", code="GONE"),
         ServerDeleted(server_id="s3", code="GONE", name="Main server"),
     )
     if expected:
@@ -197,16 +241,32 @@ def test_a_changed_code_must_not_be_held_by_another_live_server(code, expected):
 def test_changing_a_manual_servers_protocol_to_imap4_clears_apop():
     state = given(added("s1", manual(**{"incoming.useApop": True})))
     assert changes_of(change("s1", incoming={"protocol": IMAP4}), state) == [
-        ("incoming.protocol", "POP3", "IMAP4"), ("incoming.useApop", True, False)]
+        ("incoming.protocol", "POP3", "IMAP4"),
+        ("incoming.useApop", True, False),
+    ]
 
 
 OAUTH_PROTOCOL_SWITCHES = [
-    (GOOGLE, POP3, IMAP4,
-     [("incoming.protocol", "POP3", "IMAP4"), ("incoming.host", "pop.gmail.com", "imap.gmail.com"),
-      ("incoming.port", 995, 993)]),
-    (GOOGLE, IMAP4, POP3,
-     [("incoming.protocol", "IMAP4", "POP3"), ("incoming.host", "imap.gmail.com", "pop.gmail.com"),
-      ("incoming.port", 993, 995)]),
+    (
+        GOOGLE,
+        POP3,
+        IMAP4,
+        [
+            ("incoming.protocol", "POP3", "IMAP4"),
+            ("incoming.host", "pop.gmail.com", "imap.gmail.com"),
+            ("incoming.port", 995, 993),
+        ],
+    ),
+    (
+        GOOGLE,
+        IMAP4,
+        POP3,
+        [
+            ("incoming.protocol", "IMAP4", "POP3"),
+            ("incoming.host", "imap.gmail.com", "pop.gmail.com"),
+            ("incoming.port", 993, 995),
+        ],
+    ),
     (MICROSOFT, POP3, IMAP4, [("incoming.protocol", "POP3", "IMAP4"), ("incoming.port", 995, 993)]),
     (MICROSOFT, IMAP4, POP3, [("incoming.protocol", "IMAP4", "POP3"), ("incoming.port", 993, 995)]),
 ]
@@ -221,11 +281,13 @@ def test_changing_an_oauth_servers_protocol_re_derives_host_and_port(provider, b
 @pytest.mark.parametrize("provider", [GOOGLE, MICROSOFT])
 def test_an_oauth_servers_timeouts_and_labels_stay_editable(provider):
     state = given(added("s1", oauth("MAIL", provider=provider)))
-    command = change("s1", code="NEW", name="New", outgoing={"timeout_seconds": 15},
-                     incoming={"timeout_seconds": 90})
+    command = change("s1", code="NEW", name="New", outgoing={"timeout_seconds": 15}, incoming={"timeout_seconds": 90})
     assert changes_of(command, state) == [
-        ("code", "MAIL", "NEW"), ("name", "OAuth server", "New"),
-        ("outgoing.timeoutSeconds", 60, 15), ("incoming.timeoutSeconds", 60, 90)]
+        ("code", "MAIL", "NEW"),
+        ("name", "OAuth server", "New"),
+        ("outgoing.timeoutSeconds", 60, 15),
+        ("incoming.timeoutSeconds", 60, 90),
+    ]
 
 
 OAUTH_SERVER_PRESET_FIELDS = [
@@ -261,8 +323,14 @@ def test_preset_fields_sent_as_null_to_an_oauth_server_count_as_not_sent(provide
     state = given(added("s1", oauth(provider=provider)))
     command = change(
         "s1",
-        outgoing={"host": None, "port": None, "encryption": None, "auth_method": None, "credentials": None,
-                  "timeout_seconds": 30},
+        outgoing={
+            "host": None,
+            "port": None,
+            "encryption": None,
+            "auth_method": None,
+            "credentials": None,
+            "timeout_seconds": 30,
+        },
         incoming={"host": None, "port": None, "use_tls": None, "use_apop": None},
     )
     assert changes_of(command, state) == [("outgoing.timeoutSeconds", 60, 30)]
@@ -304,17 +372,27 @@ def test_turning_oauth_off_requires_the_manual_hosts_and_ports(outgoing, incomin
 @pytest.mark.parametrize("provider", [GOOGLE, MICROSOFT])
 def test_turning_oauth_off_takes_defaults_for_what_is_not_given(provider):
     log = Log(added("s1", oauth(provider=provider, protocol=IMAP4, timeouts=(20, 30))))
-    log.run(change("s1", oauth_provider=None, outgoing={"host": "smtp.example.com", "port": 25},
-                   incoming={"host": "imap.example.com", "port": 143}))
+    log.run(
+        change(
+            "s1",
+            oauth_provider=None,
+            outgoing={"host": "smtp.example.com", "port": 25},
+            incoming={"host": "imap.example.com", "port": 143},
+        )
+    )
     assert log.state.servers["s1"].settings == manual(
-        "MAIL", name="OAuth server", protocol=IMAP4,
-        **{"outgoing.timeoutSeconds": 20, "incoming.timeoutSeconds": 30})
+        "MAIL", name="OAuth server", protocol=IMAP4, **{"outgoing.timeoutSeconds": 20, "incoming.timeoutSeconds": 30}
+    )
 
 
 def test_turning_oauth_off_lists_every_field_that_moved_off_the_preset():
     state = given(added("s1", oauth(provider=MICROSOFT, protocol=IMAP4)))
-    command = change("s1", oauth_provider=None, outgoing={"host": "smtp.office365.com", "port": 587},
-                     incoming={"host": "outlook.office365.com", "port": 993})
+    command = change(
+        "s1",
+        oauth_provider=None,
+        outgoing={"host": "smtp.office365.com", "port": 587},
+        incoming={"host": "outlook.office365.com", "port": 993},
+    )
     assert changes_of(command, state) == [
         ("oauthProvider", "MICROSOFT", None),
         ("outgoing.encryption", "STARTTLS", "NONE"),
@@ -326,9 +404,15 @@ def test_turning_oauth_off_lists_every_field_that_moved_off_the_preset():
 def test_turning_oauth_off_takes_the_manual_values_given():
     state = given(added("s1", oauth(provider=GOOGLE, protocol=IMAP4)))
     command = change(
-        "s1", oauth_provider=None,
-        outgoing={"host": "smtp.example.com", "port": 587, "encryption": SmtpEncryption.STARTTLS,
-                  "auth_method": SmtpAuthMethod.LOGIN, "credentials": SmtpCredentials.RECEIVING_ACCOUNT},
+        "s1",
+        oauth_provider=None,
+        outgoing={
+            "host": "smtp.example.com",
+            "port": 587,
+            "encryption": SmtpEncryption.STARTTLS,
+            "auth_method": SmtpAuthMethod.LOGIN,
+            "credentials": SmtpCredentials.RECEIVING_ACCOUNT,
+        },
         incoming={"protocol": POP3, "host": "pop.example.com", "port": 995, "use_tls": True, "use_apop": True},
     )
     assert changes_of(command, state) == [
@@ -348,41 +432,49 @@ def test_turning_oauth_off_takes_the_manual_values_given():
 def test_turning_oauth_off_still_checks_the_manual_rules():
     state = given(added("s1", oauth(provider=GOOGLE, protocol=IMAP4)))
     command = change(
-        "s1", oauth_provider=None,
+        "s1",
+        oauth_provider=None,
         outgoing={"host": "smtp_example.com", "port": 25, "auth_method": PLAIN},
         incoming={"host": "imap.example.com", "port": 143, "use_apop": True},
     )
     assert problems_raised(command, state) == problems(
-        ("outgoing.host", INVALID), ("outgoing.credentials", REQUIRED), ("incoming.useApop", NOT_APPLICABLE))
+        ("outgoing.host", INVALID), ("outgoing.credentials", REQUIRED), ("incoming.useApop", NOT_APPLICABLE)
+    )
 
 
 @pytest.mark.parametrize(
     ("provider", "expected"),
     [
-        (GOOGLE, [
-            ("oauthProvider", None, "GOOGLE"),
-            ("outgoing.host", "smtp.example.com", "smtp.gmail.com"),
-            ("outgoing.port", 25, 465),
-            ("outgoing.encryption", "NONE", "TLS"),
-            ("outgoing.authMethod", "PLAIN", "XOAUTH2"),
-            ("outgoing.credentials", "SENDING_ACCOUNT", None),
-            ("incoming.host", "pop.example.com", "pop.gmail.com"),
-            ("incoming.port", 110, 995),
-            ("incoming.useTls", False, True),
-            ("incoming.useApop", True, False),
-        ]),
-        (MICROSOFT, [
-            ("oauthProvider", None, "MICROSOFT"),
-            ("outgoing.host", "smtp.example.com", "smtp.office365.com"),
-            ("outgoing.port", 25, 587),
-            ("outgoing.encryption", "NONE", "STARTTLS"),
-            ("outgoing.authMethod", "PLAIN", "XOAUTH2"),
-            ("outgoing.credentials", "SENDING_ACCOUNT", None),
-            ("incoming.host", "pop.example.com", "outlook.office365.com"),
-            ("incoming.port", 110, 995),
-            ("incoming.useTls", False, True),
-            ("incoming.useApop", True, False),
-        ]),
+        (
+            GOOGLE,
+            [
+                ("oauthProvider", None, "GOOGLE"),
+                ("outgoing.host", "smtp.example.com", "smtp.gmail.com"),
+                ("outgoing.port", 25, 465),
+                ("outgoing.encryption", "NONE", "TLS"),
+                ("outgoing.authMethod", "PLAIN", "XOAUTH2"),
+                ("outgoing.credentials", "SENDING_ACCOUNT", None),
+                ("incoming.host", "pop.example.com", "pop.gmail.com"),
+                ("incoming.port", 110, 995),
+                ("incoming.useTls", False, True),
+                ("incoming.useApop", True, False),
+            ],
+        ),
+        (
+            MICROSOFT,
+            [
+                ("oauthProvider", None, "MICROSOFT"),
+                ("outgoing.host", "smtp.example.com", "smtp.office365.com"),
+                ("outgoing.port", 25, 587),
+                ("outgoing.encryption", "NONE", "STARTTLS"),
+                ("outgoing.authMethod", "PLAIN", "XOAUTH2"),
+                ("outgoing.credentials", "SENDING_ACCOUNT", None),
+                ("incoming.host", "pop.example.com", "outlook.office365.com"),
+                ("incoming.port", 110, 995),
+                ("incoming.useTls", False, True),
+                ("incoming.useApop", True, False),
+            ],
+        ),
     ],
 )
 def test_turning_oauth_on_replaces_the_manual_settings_with_the_preset(provider, expected):
@@ -392,11 +484,14 @@ def test_turning_oauth_on_replaces_the_manual_settings_with_the_preset(provider,
 
 def test_turning_oauth_on_rejects_manual_settings_in_the_same_input():
     state = given(added("s1", manual()))
-    command = change("s1", oauth_provider=GOOGLE, outgoing={"host": "smtp.gmail.com"},
-                     incoming={"use_tls": True, "use_apop": True})
+    command = change(
+        "s1", oauth_provider=GOOGLE, outgoing={"host": "smtp.gmail.com"}, incoming={"use_tls": True, "use_apop": True}
+    )
     assert problems_raised(command, state) == problems(
-        ("outgoing.host", SET_AUTOMATICALLY), ("incoming.useTls", SET_AUTOMATICALLY),
-        ("incoming.useApop", NOT_APPLICABLE))
+        ("outgoing.host", SET_AUTOMATICALLY),
+        ("incoming.useTls", SET_AUTOMATICALLY),
+        ("incoming.useApop", NOT_APPLICABLE),
+    )
 
 
 def test_turning_oauth_on_can_change_the_protocol_at_the_same_time():
@@ -410,7 +505,8 @@ def test_a_folded_change_gives_the_server_its_new_settings_and_the_next_version(
     log = Log(added("s1", manual()), added("s2", code="OTHER"))
     log.run(change("s1", code="NEW", outgoing={"port": 587}, incoming={"protocol": IMAP4}))
     server = log.state.servers["s1"]
-    assert server.settings == manual("NEW", protocol=IMAP4, **{
-        "outgoing.port": 587, "incoming.host": "pop.example.com", "incoming.port": 110})
+    assert server.settings == manual(
+        "NEW", protocol=IMAP4, **{"outgoing.port": 587, "incoming.host": "pop.example.com", "incoming.port": 110}
+    )
     assert server.version == 2
     assert log.state.list_version == 2

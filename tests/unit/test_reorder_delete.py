@@ -56,8 +56,7 @@ def test_a_reorder_to_the_current_order_yields_nothing(history, ids):
     ],
 )
 def test_a_stale_expected_list_version_is_a_conflict(command):
-    assert problems_raised(command, given(*THREE)) == problems(
-        ("expectedListVersion", ErrorCode.VERSION_CONFLICT))
+    assert problems_raised(command, given(*THREE)) == problems(("expectedListVersion", ErrorCode.VERSION_CONFLICT))
 
 
 def test_the_current_expected_list_version_lets_a_reorder_through():
@@ -71,14 +70,16 @@ def test_a_reorder_after_a_deletion_names_only_the_live_servers():
     log = Log(*THREE)
     log.run(DeleteServer(server_id="s2"))
     assert log.run(ReorderServers(server_ids=("s3", "s1"))) == (
-        ServersReordered(before=("s1", "s3"), after=("s3", "s1")),)
+        ServersReordered(before=("s1", "s3"), after=("s3", "s1")),
+    )
     assert log.state.order == ("s3", "s1")
 
 
 @pytest.mark.parametrize(("server_id", "code", "name"), [("s1", "A", "Alpha"), ("s3", "C", "Gamma")])
 def test_deleting_a_server_records_its_code_and_name(server_id, code, name):
     assert decide(DeleteServer(server_id=server_id), given(*THREE)) == (
-        ServerDeleted(server_id=server_id, code=code, name=name),)
+        ServerDeleted(server_id=server_id, code=code, name=name),
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,7 +119,8 @@ def test_deleting_with_the_current_expected_version_succeeds():
     log = Log(*THREE)
     log.run(change("s2", name="Second version"))
     assert decide(DeleteServer(server_id="s2", expected_version=2), log.state) == (
-        ServerDeleted(server_id="s2", code="B", name="Second version"),)
+        ServerDeleted(server_id="s2", code="B", name="Second version"),
+    )
 
 
 @pytest.mark.parametrize("expected_list_version", [None, 4])

@@ -60,33 +60,60 @@ def history_then(setup, *commands):
 SCENARIOS = {
     "after delete all": (THREE, [DeleteAllServers()]),
     "after a reorder": (THREE, [ReorderServers(server_ids=("s3", "s1", "s2"))]),
-    "after two reorders": (THREE, [ReorderServers(server_ids=("s3", "s1", "s2")),
-                                   ReorderServers(server_ids=("s2", "s3", "s1"))]),
-    "after changes": (THREE, [change("s1", name="New", outgoing={"port": 587}),
-                              change("s2", oauth_provider=GOOGLE, incoming={"protocol": IMAP4})]),
-    "after turning oauth off": ([added("s1", oauth("A"))],
-                                [change("s1", oauth_provider=None, outgoing={"host": "a.example", "port": 25},
-                                        incoming={"host": "b.example", "port": 110})]),
+    "after two reorders": (
+        THREE,
+        [ReorderServers(server_ids=("s3", "s1", "s2")), ReorderServers(server_ids=("s2", "s3", "s1"))],
+    ),
+    "after changes": (
+        THREE,
+        [
+            change("s1", name="New", outgoing={"port": 587}),
+            change("s2", oauth_provider=GOOGLE, incoming={"protocol": IMAP4}),
+        ],
+    ),
+    "after turning oauth off": (
+        [added("s1", oauth("A"))],
+        [
+            change(
+                "s1",
+                oauth_provider=None,
+                outgoing={"host": "a.example", "port": 25},
+                incoming={"host": "b.example", "port": 110},
+            )
+        ],
+    ),
     "after a deletion": (THREE, [DeleteServer(server_id="s2")]),
     "after an add": (THREE, [add("D", server_id="s4")]),
-    "after everything": (THREE, [DeleteServer(server_id="s1"), add("A", server_id="s4"),
-                                 change("s3", code="B2"), ReorderServers(server_ids=("s4", "s3", "s2")),
-                                 change("s2", code="C")]),
+    "after everything": (
+        THREE,
+        [
+            DeleteServer(server_id="s1"),
+            add("A", server_id="s4"),
+            change("s3", code="B2"),
+            ReorderServers(server_ids=("s4", "s3", "s2")),
+            change("s2", code="C"),
+        ],
+    ),
     "swapped codes": (THREE, [change("s1", code="T"), change("s2", code="A"), change("s1", code="B")]),
-    "rotated codes": (THREE, [change("s1", code="T"), change("s3", code="A"), change("s2", code="C"),
-                              change("s1", code="B")]),
-    "a deleted servers code taken by a new server": (THREE, [DeleteServer(server_id="s1"),
-                                                             add("A", server_id="s4")]),
-    "a deleted servers code taken by a kept server": (THREE, [DeleteServer(server_id="s1"),
-                                                              change("s2", code="A")]),
-    "codes that look like server ids": ([added("s1", code="Y"), added("s2", code="s1"), added("s3", code="s3")],
-                                        [change("s2", code="T"), change("s1", code="s1"), change("s2", code="Y")]),
-    "a swap whose parking code is taken": ([added("s1", code="X"), added("s2", code="Y"), added("s3", code="s1")],
-                                           [change("s1", code="T"), change("s2", code="X"),
-                                            change("s1", code="Y")]),
+    "rotated codes": (
+        THREE,
+        [change("s1", code="T"), change("s3", code="A"), change("s2", code="C"), change("s1", code="B")],
+    ),
+    "a deleted servers code taken by a new server": (THREE, [DeleteServer(server_id="s1"), add("A", server_id="s4")]),
+    "a deleted servers code taken by a kept server": (THREE, [DeleteServer(server_id="s1"), change("s2", code="A")]),
+    "codes that look like server ids": (
+        [added("s1", code="Y"), added("s2", code="s1"), added("s3", code="s3")],
+        [change("s2", code="T"), change("s1", code="s1"), change("s2", code="Y")],
+    ),
+    "a swap whose parking code is taken": (
+        [added("s1", code="X"), added("s2", code="Y"), added("s3", code="s1")],
+        [change("s1", code="T"), change("s2", code="X"), change("s1", code="Y")],
+    ),
     "from empty to empty": ([], []),
-    "after all deleted and others added": (THREE, [DeleteAllServers(), add("B", server_id="s4"),
-                                                   add("A", server_id="s5")]),
+    "after all deleted and others added": (
+        THREE,
+        [DeleteAllServers(), add("B", server_id="s4"), add("A", server_id="s5")],
+    ),
 }
 
 
@@ -114,8 +141,11 @@ def test_a_restore_bumps_the_list_version_once_per_membership_or_order_event(set
 
 @pytest.mark.parametrize(
     "commands",
-    [[], [change("s1", name="X"), change("s1", name="Main server")],
-     [ReorderServers(server_ids=("s2", "s1", "s3")), ReorderServers(server_ids=("s1", "s2", "s3"))]],
+    [
+        [],
+        [change("s1", name="X"), change("s1", name="Main server")],
+        [ReorderServers(server_ids=("s2", "s1", "s3")), ReorderServers(server_ids=("s1", "s2", "s3"))],
+    ],
     ids=["nothing happened", "changed back", "reordered back"],
 )
 def test_restoring_a_list_that_already_equals_the_target_yields_nothing(commands):
@@ -126,13 +156,15 @@ def test_restoring_a_list_that_already_equals_the_target_yields_nothing(commands
 def test_after_delete_all_every_server_comes_back_with_its_id_and_creation_time():
     log, target = history_then(THREE, DeleteAllServers())
     assert restored(log, target) == tuple(
-        ServerAdded(server_id=s.id, settings=s.settings, created_at=s.created_at) for s in target.ordered())
+        ServerAdded(server_id=s.id, settings=s.settings, created_at=s.created_at) for s in target.ordered()
+    )
     assert [(s.id, s.created_at) for s in log.state.ordered()] == [("s1", at(1)), ("s2", at(2)), ("s3", at(3))]
 
 
 def test_after_reorders_one_reorder_puts_the_target_order_back():
-    log, target = history_then(THREE, ReorderServers(server_ids=("s3", "s1", "s2")),
-                               ReorderServers(server_ids=("s2", "s3", "s1")))
+    log, target = history_then(
+        THREE, ReorderServers(server_ids=("s3", "s1", "s2")), ReorderServers(server_ids=("s2", "s3", "s1"))
+    )
     assert restored(log, target) == (ServersReordered(before=("s2", "s3", "s1"), after=("s1", "s2", "s3")),)
 
 
@@ -166,7 +198,9 @@ def test_a_server_brought_back_in_the_middle_is_reordered_last():
 def test_servers_brought_back_record_the_positions_they_land_on():
     log, target = history_then(THREE, DeleteServer(server_id="s1"), DeleteServer(server_id="s3"))
     assert [(e.server_id, e.position) for e in restored(log, target) if isinstance(e, ServerAdded)] == [
-        ("s1", 2), ("s3", 3)]
+        ("s1", 2),
+        ("s3", 3),
+    ]
 
 
 def test_a_server_that_took_a_code_is_deleted_before_the_codes_owner_comes_back():

@@ -53,8 +53,14 @@ def test_updated_at_moves_only_with_the_servers_own_events():
 
 
 def test_a_server_added_back_keeps_the_creation_time_it_carries():
-    state = replay([(ServerAdded(server_id="s1", settings=manual(), created_at=at(-100)),
-                     EventMeta(stream_version=5, occurred_at=at(7)))])
+    state = replay(
+        [
+            (
+                ServerAdded(server_id="s1", settings=manual(), created_at=at(-100)),
+                EventMeta(stream_version=5, occurred_at=at(7)),
+            )
+        ]
+    )
     server = state.servers["s1"]
     assert (server.created_at, server.updated_at, server.version) == (at(-100), at(7), 5)
 
@@ -71,8 +77,11 @@ def test_evolving_event_by_event_equals_replaying_the_log():
 
 def test_evolve_leaves_the_state_it_was_given_alone():
     before = Log(added("s1", code="A"), added("s2", code="B")).state
-    after = evolve(before, ServersReordered(before=("s1", "s2"), after=("s2", "s1")),
-                   EventMeta(stream_version=1, occurred_at=at(9)))
+    after = evolve(
+        before,
+        ServersReordered(before=("s1", "s2"), after=("s2", "s1")),
+        EventMeta(stream_version=1, occurred_at=at(9)),
+    )
     assert (before.order, before.list_version) == (("s1", "s2"), 2)
     assert (after.order, after.list_version) == (("s2", "s1"), 3)
 

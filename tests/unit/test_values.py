@@ -147,7 +147,14 @@ def test_a_timeout_from_10_to_120_seconds_is_accepted(raw):
     assert Timeout.parse(raw).value == raw
 
 
-@pytest.mark.parametrize(("raw", "code"), [(9, ErrorCode.OUT_OF_RANGE), (121, ErrorCode.OUT_OF_RANGE),
-                                           (0, ErrorCode.OUT_OF_RANGE), (None, ErrorCode.REQUIRED)])
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (9, ErrorCode.OUT_OF_RANGE),
+        (121, ErrorCode.OUT_OF_RANGE),
+        (0, ErrorCode.OUT_OF_RANGE),
+        (None, ErrorCode.REQUIRED),
+    ],
+)
 def test_a_timeout_outside_10_to_120_seconds_is_rejected(raw, code):
     assert code_of(Timeout.parse, raw) is code
