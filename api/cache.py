@@ -20,7 +20,8 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 
-MAX_TOKENS = 5000
+from api.limits import MAX_TOKENS
+
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
 MAX_CACHED_DOCUMENT = 64 * 1024

@@ -9,12 +9,13 @@ from starlette.requests import Request
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from api import request_state
 from api.auth import Principal, TokenVerifier
 from api.errors import FORBIDDEN_MESSAGE, UNAUTHENTICATED_MESSAGE
 
 if TYPE_CHECKING:
     from api.services import Services
-    from events.registry import Snapshot
+    from events.application.service import CurrentList
 
 
 @dataclass(kw_only=True)
@@ -39,16 +40,16 @@ class Context:
             raise RuntimeError("caller read on a field without a permission class")
         return self.principal
 
-    async def current(self) -> Snapshot:
+    async def current(self) -> CurrentList:
         """The list for this request: one snapshot, however many fields read it."""
         # Only plain HTTP requests keep one: a websocket lives on and must see changes.
-        per_request = isinstance(self.request, Request)
-        snapshot: Snapshot | None = getattr(self.request.state, "snapshot", None) if per_request else None
-        if snapshot is None:
-            snapshot = await self.services.registry.current()
-            if per_request:
-                self.request.state.snapshot = snapshot
-        return snapshot
+        if not isinstance(self.request, Request):
+            return await self.services.mail_servers.current()
+        current = request_state.current_list(self.request.scope)
+        if current is None:
+            current = await self.services.mail_servers.current()
+            request_state.set_current_list(self.request.scope, current)
+        return current
 
 
 class IsSignedIn(BasePermission):

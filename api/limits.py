@@ -1,4 +1,4 @@
-"""Abuse limits that run as GraphQL validation, before any resolver."""
+"""Abuse limits: their numbers, named once, and the depth limit that runs as GraphQL validation."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from graphql import (
 )
 
 MAX_DEPTH = 20
+"""Levels an operation may nest, root fields at 0, introspection and fragments included."""
+MAX_ALIASES = 50
+"""Aliases one document may use."""
+MAX_TOKENS = 5000
+"""Lexical tokens one document may have, checked before it is parsed any further."""
+MAX_BODY_BYTES = 1024 * 1024
+"""Bytes a POST body may have (1 MiB)."""
 
 
 def _depth(

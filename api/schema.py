@@ -20,9 +20,9 @@ from strawberry.types import ExecutionContext
 
 from api.event_types import EVENT_TYPES
 from api.history import HistoryQueries
-from api.limits import DepthLimit
-from api.metrics import OperationObserver
+from api.limits import MAX_ALIASES, MAX_TOKENS, DepthLimit
 from api.mutations import Mutation
+from api.observer import OperationObserver
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
 
@@ -92,7 +92,10 @@ class MailregSchema(strawberry.Schema):
 
 # Built once: the validation cache keys on the rule classes, and strawberry's
 # limiter makes a new class per instance.
-VALIDATION_RULES: list[type[ASTValidationRule]] = [DepthLimit, *MaxAliasesLimiter(max_alias_count=50).validation_rules]
+VALIDATION_RULES: list[type[ASTValidationRule]] = [
+    DepthLimit,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
 
 schema = MailregSchema(
     query=Query,
@@ -101,7 +104,7 @@ schema = MailregSchema(
     types=EVENT_TYPES,
     extensions=[
         lambda: AddValidationRules(VALIDATION_RULES),
-        lambda: MaxTokensLimiter(max_token_count=5000),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Parsing and validating the same document again costs more than running it.
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
