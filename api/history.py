@@ -14,8 +14,8 @@ from api.errors import bad_user_input
 from api.event_types import EventConnection, EventEdge, EventFilter, PageInfo, from_recorded
 from api.types import MailServerList
 from events import audit, store
+from events.application.history import parse_cursor
 from events.audit import MAX_PAGE, LogFilter
-from events.history import parse_cursor
 
 
 def _log_filter(filter: EventFilter | None) -> LogFilter:
@@ -98,10 +98,10 @@ class HistoryQueries:
             raise bad_user_input("Give exactly one of position and at.")
         history = info.context.services.history
         if position is not None:
-            registry = await history.registry_at(position)
-            if registry is None:
+            server_list = await history.list_at(position)
+            if server_list is None:
                 raise bad_user_input(f"Unknown position {position!r}.")
         else:
             assert at is not None
-            registry = await history.registry_at_time(at)
-        return MailServerList.from_domain(registry)
+            server_list = await history.list_at_time(at)
+        return MailServerList.from_domain(server_list)

@@ -25,8 +25,8 @@ from api.types import MailServer, MailServerList, UserError
 from domain.commands import Command, RestoreServers
 from domain.errors import ErrorCode, MailServerError, Problem
 from domain.events import Event
-from domain.state import Registry
-from events.registry import Request
+from domain.state import ServerList
+from events.application.service import Request
 from events.serialization import JsonDict, server_to_json
 from events.store import ConcurrencyError
 
@@ -70,15 +70,15 @@ class RestoreMailServersPayload:
 P = TypeVar("P")
 
 
-def _server(server_id: str) -> Callable[[Registry, Sequence[Event]], JsonDict]:
-    def respond(registry: Registry, _events: Sequence[Event]) -> JsonDict:
+def _server(server_id: str) -> Callable[[ServerList, Sequence[Event]], JsonDict]:
+    def respond(registry: ServerList, _events: Sequence[Event]) -> JsonDict:
         server = registry.servers[server_id]
         return {"server": server_to_json(server, registry.position_of(server_id))}
 
     return respond
 
 
-def _list(registry: Registry, _events: Sequence[Event]) -> JsonDict:
+def _list(registry: ServerList, _events: Sequence[Event]) -> JsonDict:
     return {
         "list": {
             "version": registry.list_version,
@@ -99,7 +99,7 @@ async def _run(
     operation: str,
     command: Command,
     input: Any,
-    respond: Callable[[Registry, Sequence[Event]], JsonDict],
+    respond: Callable[[ServerList, Sequence[Event]], JsonDict],
     build: Callable[[JsonDict | None, list[UserError]], P],
 ) -> P:
     key = None if input is None or isinstance(input.idempotency_key, UnsetType) else input.idempotency_key
@@ -110,7 +110,7 @@ async def _run(
         fingerprint={"operation": operation, "input": fingerprint(input)},
     )
     try:
-        outcome = await info.context.services.registry.execute(command, request, respond)
+        outcome = await info.context.services.mail_servers.execute(command, request, respond)
     except MailServerError as error:
         return build(None, _user_errors(info, error.problems))
     except ConcurrencyError:
@@ -193,7 +193,7 @@ class Mutation:
         def build(r: JsonDict | None, e: list[UserError]) -> RestoreMailServersPayload:
             return RestoreMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e)
 
-        target = await info.context.services.history.registry_at(input.as_of)
+        target = await info.context.services.history.list_at(input.as_of)
         if target is None:
             return build(None, _user_errors(info, [Problem(("asOf",), ErrorCode.NOT_FOUND)]))
         command = RestoreServers(target=target, expected_list_version=input.expected())

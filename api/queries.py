@@ -17,7 +17,7 @@ class ServerQueries:
     @strawberry.field(permission_classes=[IsAdmin], description="Admin: the full ordered list.")
     async def mail_servers(self, info: Info[Context, Any]) -> MailServerList:
         snapshot = await info.context.current()
-        return MailServerList.from_domain(snapshot.registry)
+        return MailServerList.from_domain(snapshot.server_list)
 
     @strawberry.field(permission_classes=[IsAdmin], description="Admin: one server by id or by code.")
     async def mail_server(
@@ -25,7 +25,7 @@ class ServerQueries:
     ) -> MailServer | None:
         if (id is None) == (code is None):
             raise bad_user_input("Give exactly one of id and code.")
-        registry = (await info.context.current()).registry
+        registry = (await info.context.current()).server_list
         server = registry.get(str(id)) if id is not None else registry.holder_of((code or "").strip())
         if server is None:
             return None
@@ -35,4 +35,4 @@ class ServerQueries:
         permission_classes=[IsSignedIn], description="Any signed-in user: the drop-down of user-account screens."
     )
     async def mail_server_choices(self, info: Info[Context, Any]) -> list[MailServerChoice]:
-        return choices((await info.context.current()).registry)
+        return choices((await info.context.current()).server_list)

@@ -14,8 +14,8 @@ from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
 from api.types import MailServerChoice, choices
 from events import store
+from events.application.history import parse_cursor
 from events.feed import EventFeed, SubscriberOverflowError
-from events.history import parse_cursor
 
 REPLAY_BATCH = 500
 OVERFLOW_CLOSE_CODE = 4008
@@ -67,7 +67,7 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
 
 
 async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
-    registry = info.context.services.registry
+    registry = info.context.services.mail_servers
     subscriber = feed.subscribe(conflate=True)
     active = info.context.services.metrics.subscriptions.labels("mailServerChoicesChanged")
     active.inc()
@@ -75,10 +75,10 @@ async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[
         shown = None
         while True:
             snapshot = await registry.current()
-            current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
+            current = tuple((s.id, s.code, s.name) for s in snapshot.server_list.ordered())
             if current != shown:
                 shown = current
-                yield choices(snapshot.registry)
+                yield choices(snapshot.server_list)
             await subscriber.wait()
     finally:
         active.dec()

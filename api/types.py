@@ -9,7 +9,7 @@ import strawberry
 
 from domain.errors import Problem
 from domain.model import Server
-from domain.state import Registry
+from domain.state import ServerList
 from events.serialization import JsonDict, server_from_json
 
 
@@ -150,7 +150,7 @@ class MailServerList:
     items: list[MailServer]
 
     @classmethod
-    def from_domain(cls, registry: Registry) -> MailServerList:
+    def from_domain(cls, registry: ServerList) -> MailServerList:
         items = [MailServer.from_domain(s, i) for i, s in enumerate(registry.ordered(), start=1)]
         return cls(version=registry.list_version, total_count=len(items), items=items)
 
@@ -171,5 +171,5 @@ class MailServerChoice:
         return cls(id=strawberry.ID(server.id), code=server.code, name=server.name)
 
 
-def choices(registry: Registry) -> list[MailServerChoice]:
+def choices(registry: ServerList) -> list[MailServerChoice]:
     return [MailServerChoice.from_domain(server) for server in registry.ordered()]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final, Literal, TypeAlias, TypeVar
 
-from domain.state import Registry
+from domain.state import ServerList
 from domain.values import (
     OAuthProvider,
     ReceiveProtocol,
@@ -90,9 +90,9 @@ class DeleteAllServers:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RestoreServers:
-    """Bring the live list back to `target`, the registry as it once was."""
+    """Bring the live list back to `target`, the server list as it once was."""
 
-    target: Registry
+    target: ServerList
     expected_list_version: int | None = None
 
 

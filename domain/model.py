@@ -1,4 +1,4 @@
-"""The mail server as the registry keeps it, and the OAuth presets."""
+"""The mail server as mailreg keeps it, and the OAuth presets."""
 
 from __future__ import annotations
 
@@ -120,23 +120,23 @@ def oauth_servers(
 
 def fields(settings: Settings) -> dict[str, Scalar]:
     """Settings as dotted API field names and API-shaped values (enums by name)."""
-    out, inc = settings.outgoing, settings.incoming
+    outgoing, incoming = settings.outgoing, settings.incoming
     return {
         "code": settings.code,
         "name": settings.name,
         "oauthProvider": _name(settings.oauth_provider),
-        "outgoing.host": out.host,
-        "outgoing.port": out.port,
-        "outgoing.encryption": out.encryption.value,
-        "outgoing.authMethod": out.auth_method.value,
-        "outgoing.credentials": _name(out.credentials),
-        "outgoing.timeoutSeconds": out.timeout_seconds,
-        "incoming.protocol": inc.protocol.value,
-        "incoming.host": inc.host,
-        "incoming.port": inc.port,
-        "incoming.useTls": inc.use_tls,
-        "incoming.useApop": inc.use_apop,
-        "incoming.timeoutSeconds": inc.timeout_seconds,
+        "outgoing.host": outgoing.host,
+        "outgoing.port": outgoing.port,
+        "outgoing.encryption": outgoing.encryption.value,
+        "outgoing.authMethod": outgoing.auth_method.value,
+        "outgoing.credentials": _name(outgoing.credentials),
+        "outgoing.timeoutSeconds": outgoing.timeout_seconds,
+        "incoming.protocol": incoming.protocol.value,
+        "incoming.host": incoming.host,
+        "incoming.port": incoming.port,
+        "incoming.useTls": incoming.use_tls,
+        "incoming.useApop": incoming.use_apop,
+        "incoming.timeoutSeconds": incoming.timeout_seconds,
     }
 
 

@@ -1,4 +1,4 @@
-"""The registry state and the fold from events to state."""
+"""The server list and the fold from events to it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _EMPTY: Mapping[str, Server] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Registry:
+class ServerList:
     """The live servers in admin order, and the list's version."""
 
     servers: Mapping[str, Server] = field(default_factory=lambda: _EMPTY)
@@ -47,10 +47,10 @@ class Registry:
 
 
 class Fold:
-    """Applies events in place; `evolve` and bulk replays share this one logic."""
+    """Applies events in place; `evolve` and `fold_events` share this one logic."""
 
-    def __init__(self, state: Registry | None = None) -> None:
-        state = state or Registry()
+    def __init__(self, state: ServerList | None = None) -> None:
+        state = state or ServerList()
         self.servers: dict[str, Server] = dict(state.servers)
         self.order: list[str] = list(state.order)
         self.list_version = state.list_version
@@ -86,24 +86,35 @@ class Fold:
         if changes_membership_or_order(event):
             self.list_version += 1
 
-    def freeze(self) -> Registry:
-        return Registry(
+    def freeze(self) -> ServerList:
+        return ServerList(
             servers=MappingProxyType(dict(self.servers)),
             order=tuple(self.order),
             list_version=self.list_version,
         )
 
 
-def evolve(state: Registry, event: Event, meta: EventMeta) -> Registry:
-    """The registry just after `event`."""
+def evolve(state: ServerList, event: Event, meta: EventMeta) -> ServerList:
+    """The server list just after `event`."""
     fold = Fold(state)
     fold.apply(event, meta)
     return fold.freeze()
 
 
-def replay(events: Iterable[tuple[Event, EventMeta]], state: Registry | None = None) -> Registry:
+def fold_events(events: Iterable[tuple[Event, EventMeta]], state: ServerList | None = None) -> ServerList:
     """Fold a sequence of recorded events, oldest first."""
     fold = Fold(state)
     for event, meta in events:
         fold.apply(event, meta)
     return fold.freeze()
+
+
+def touched(event: Event, before: ServerList) -> list[str]:
+    """The servers a list-wide event touched, beyond its own stream."""
+    match event:
+        case ServersReordered():
+            return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
+        case AllServersDeleted():
+            return list(event.server_ids)
+        case _:
+            return []

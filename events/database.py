@@ -92,7 +92,7 @@ def locked_checkpoint(conn: AsyncConnection) -> tuple[int, int]:
 
 @asynccontextmanager
 async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A consistent snapshot across several statements."""
+    """One consistent view of the database across several statements."""
     async with engine.connect() as conn:
         if not is_sqlite(engine):
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")

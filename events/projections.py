@@ -18,7 +18,7 @@ from domain.events import (
     ServersReordered,
 )
 from domain.model import Incoming, Outgoing, Server, Settings
-from domain.state import Registry
+from domain.state import ServerList
 from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
 from events.serialization import utc
 from events.store import CHANNEL
@@ -26,25 +26,25 @@ from events.tables import SERVER_LIST, projection_state, servers
 
 
 def server_row(server: Server, position: int) -> dict[str, Any]:
-    settings, out, inc = server.settings, server.settings.outgoing, server.settings.incoming
+    settings, outgoing, incoming = server.settings, server.settings.outgoing, server.settings.incoming
     return {
         "id": server.id,
         "code": settings.code,
         "name": settings.name,
         "position": position,
         "oauth_provider": settings.oauth_provider.value if settings.oauth_provider else None,
-        "outgoing_host": out.host,
-        "outgoing_port": out.port,
-        "outgoing_encryption": out.encryption.value,
-        "outgoing_auth_method": out.auth_method.value,
-        "outgoing_credentials": out.credentials.value if out.credentials else None,
-        "outgoing_timeout_seconds": out.timeout_seconds,
-        "incoming_protocol": inc.protocol.value,
-        "incoming_host": inc.host,
-        "incoming_port": inc.port,
-        "incoming_use_tls": inc.use_tls,
-        "incoming_use_apop": inc.use_apop,
-        "incoming_timeout_seconds": inc.timeout_seconds,
+        "outgoing_host": outgoing.host,
+        "outgoing_port": outgoing.port,
+        "outgoing_encryption": outgoing.encryption.value,
+        "outgoing_auth_method": outgoing.auth_method.value,
+        "outgoing_credentials": outgoing.credentials.value if outgoing.credentials else None,
+        "outgoing_timeout_seconds": outgoing.timeout_seconds,
+        "incoming_protocol": incoming.protocol.value,
+        "incoming_host": incoming.host,
+        "incoming_port": incoming.port,
+        "incoming_use_tls": incoming.use_tls,
+        "incoming_use_apop": incoming.use_apop,
+        "incoming_timeout_seconds": incoming.timeout_seconds,
         "version": server.version,
         "created_at": server.created_at,
         "updated_at": server.updated_at,
@@ -81,7 +81,7 @@ def server_from_row(row: sa.Row[Any]) -> Server:
     )
 
 
-async def project(conn: AsyncConnection, event: Event, before: Registry, after: Registry) -> None:
+async def project(conn: AsyncConnection, event: Event, before: ServerList, after: ServerList) -> None:
     """Bring the read model from `before` to `after`, the states around `event`."""
     match event:
         case ServerAdded():
@@ -92,13 +92,15 @@ async def project(conn: AsyncConnection, event: Event, before: Registry, after: 
             await conn.execute(servers.update().where(servers.c.id == event.server_id), row)
         case ServersReordered():
             moved = [
-                {"sid": server_id, "pos": index}
+                {"moved_id": server_id, "new_position": index}
                 for index, server_id in enumerate(event.after, start=1)
                 if before.position_of(server_id) != index
             ]
             if moved:
                 await conn.execute(
-                    servers.update().where(servers.c.id == sa.bindparam("sid")).values(position=sa.bindparam("pos")),
+                    servers.update()
+                    .where(servers.c.id == sa.bindparam("moved_id"))
+                    .values(position=sa.bindparam("new_position")),
                     moved,
                 )
         case ServerDeleted():
@@ -145,24 +147,24 @@ async def checkpoint(conn: AsyncConnection) -> tuple[int, int]:
     return int(row.position), int(row.list_version)
 
 
-async def load_registry(conn: AsyncConnection) -> tuple[int, Registry]:
-    """The read model as a Registry, with the position it reflects."""
+async def load_list(conn: AsyncConnection) -> tuple[int, ServerList]:
+    """The read model as a ServerList, with the position it reflects."""
     position, list_version = await checkpoint(conn)
     rows = (await conn.execute(servers.select().order_by(servers.c.position))).all()
     loaded = [server_from_row(row) for row in rows]
-    return position, Registry(
+    return position, ServerList(
         servers={s.id: s for s in loaded}, order=tuple(s.id for s in loaded), list_version=list_version
     )
 
 
 async def replace_all(
-    conn: AsyncConnection, registry: Registry, position: int, last_occurred_at: datetime | None = None
+    conn: AsyncConnection, server_list: ServerList, position: int, last_occurred_at: datetime | None = None
 ) -> None:
     """Swap in a whole new read model (a rebuild)."""
     await conn.execute(servers.delete())
     rows: Sequence[dict[str, Any]] = [
-        server_row(server, index) for index, server in enumerate(registry.ordered(), start=1)
+        server_row(server, index) for index, server in enumerate(server_list.ordered(), start=1)
     ]
     if rows:
         await conn.execute(servers.insert(), rows)
-    await save_checkpoint(conn, position, registry.list_version, last_occurred_at=last_occurred_at)
+    await save_checkpoint(conn, position, server_list.list_version, last_occurred_at=last_occurred_at)

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from events.database import create_engine
-from events.portability import import_log
+from events.operations.portability import import_log
 from tests.e2e import documents as doc
 from tests.e2e.api_client import GraphQLClient
 from tests.e2e.conftest import LiveServer, migrated, sqlite_url
