@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -19,9 +19,15 @@ class ServerQueries:
         snapshot = await info.context.current()
         return MailServerList.from_domain(snapshot.server_list)
 
-    @strawberry.field(permission_classes=[IsAdmin], description="Admin: one server by id or by code.")
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Admin: one server by id or by code (exactly one of them); null when there is none.",
+    )
     async def mail_server(
-        self, info: Info[Context, Any], id: strawberry.ID | None = None, code: str | None = None
+        self,
+        info: Info[Context, Any],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="The server's id.")] = None,
+        code: Annotated[str | None, strawberry.argument(description="The server's code.")] = None,
     ) -> MailServer | None:
         if (id is None) == (code is None):
             raise bad_user_input("Give exactly one of id and code.")
@@ -32,7 +38,8 @@ class ServerQueries:
         return MailServer.from_domain(server, registry.position_of(server.id))
 
     @strawberry.field(
-        permission_classes=[IsSignedIn], description="Any signed-in user: the drop-down of user-account screens."
+        permission_classes=[IsSignedIn],
+        description="Any signed-in user: the drop-down of user-account screens, in order.",
     )
     async def mail_server_choices(self, info: Info[Context, Any]) -> list[MailServerChoice]:
         return choices((await info.context.current()).server_list)

@@ -29,9 +29,9 @@ from api.subscriptions import Subscription
 log = logging.getLogger("mailreg.graphql")
 
 
-@strawberry.type
+@strawberry.type(description="Reads: the current list, the drop-down, the audit log and the list as it was.")
 class Query(ServerQueries, HistoryQueries):
-    pass
+    """Every read root field, composed from the modules that resolve them."""
 
 
 def unexpected(error: GraphQLError) -> bool:

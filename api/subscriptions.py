@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -85,13 +85,19 @@ async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[
         feed.unsubscribe(subscriber)
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over graphql-transport-ws at /graphql; connection_init carries the token.")
 class Subscription:
     @strawberry.subscription(
-        permission_classes=[IsAdmin], description="Admin: every event from now on, or after a cursor first."
+        permission_classes=[IsAdmin],
+        description="Admin: every event from now on. With after, first every event after that cursor from the log, "
+        "then live ones: no gap, no duplicate, in order, also across API instances sharing one database.",
     )
     async def mail_server_events(
-        self, info: Info[Context, Any], after: str | None = None
+        self,
+        info: Info[Context, Any],
+        after: Annotated[
+            str | None, strawberry.argument(description="A position cursor; events after it come first.")
+        ] = None,
     ) -> AsyncIterator[DomainEvent]:
         async with info.context.services.engine.connect() as conn:
             if after is None:
@@ -106,7 +112,8 @@ class Subscription:
         return _events(info, info.context.services.feed, start)
 
     @strawberry.subscription(
-        permission_classes=[IsSignedIn], description="Any signed-in user: the choices now, then after each change."
+        permission_classes=[IsSignedIn],
+        description="Any signed-in user: the current choices at once, then again after each change.",
     )
     async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
         return _choices(info, info.context.services.feed)
