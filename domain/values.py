@@ -12,6 +12,17 @@ import idna
 
 from domain.errors import ErrorCode, InvalidValueError
 
+MAX_LABEL_LENGTH = 100
+"""The most characters a server's code or name may have."""
+MAX_HOST_LENGTH = 253
+"""The most characters a host name may have (RFC 1035), a trailing dot not counted."""
+MIN_PORT, MAX_PORT = 1, 65535
+"""The TCP ports a server may name."""
+MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS = 10, 120
+"""The connection timeouts, in seconds, a server may set."""
+DEFAULT_TIMEOUT = 60
+"""The connection timeout, in seconds, when none is given."""
+
 
 class OAuthProvider(StrEnum):
     GOOGLE = "GOOGLE"
@@ -70,7 +81,7 @@ class ServerCode:
 
     @classmethod
     def parse(cls, raw: str | None) -> ServerCode:
-        return cls(_label(raw, 100))
+        return cls(_label(raw, MAX_LABEL_LENGTH))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +90,10 @@ class ServerName:
 
     @classmethod
     def parse(cls, raw: str | None) -> ServerName:
-        return cls(_label(raw, 100))
+        return cls(_label(raw, MAX_LABEL_LENGTH))
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-MAX_HOST_LENGTH = 253
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +162,7 @@ class Port:
 
     @classmethod
     def parse(cls, raw: int | None) -> Port:
-        return cls(_bounded(raw, 1, 65535))
-
-
-DEFAULT_TIMEOUT = 60
+        return cls(_bounded(raw, MIN_PORT, MAX_PORT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,4 +171,4 @@ class Timeout:
 
     @classmethod
     def parse(cls, raw: int | None) -> Timeout:
-        return cls(_bounded(raw, 10, 120))
+        return cls(_bounded(raw, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import store
+from events.dialect import dialect_of
 from events.serialization import utc
 from events.store import CHANNEL, RecordedEvent
 from events.tables import SERVER_LIST, projection_state
@@ -101,7 +102,7 @@ class EventFeed:
         except Exception:
             log.warning("feed: database unreachable at start; will catch up when it is back", exc_info=True)
         self._tasks.append(asyncio.create_task(self._follow(), name="feed-follow"))
-        if self.engine.dialect.name == "postgresql":
+        if dialect_of(self.engine).listens:
             self._tasks.append(asyncio.create_task(self._listen(), name="feed-listen"))
 
     async def stop(self) -> None:

@@ -17,34 +17,28 @@ from domain.events import (
     ServerDeleted,
     ServersReordered,
 )
-from domain.model import Incoming, Outgoing, Server, Settings
+from domain.model import SETTING_FIELDS, Server, SettingField, fields, from_fields
 from domain.state import ServerList
-from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
+from events.dialect import dialect_of
 from events.serialization import utc
-from events.store import CHANNEL
 from events.tables import SERVER_LIST, projection_state, servers
 
 
+def column(field: SettingField) -> str:
+    """The read model's column of a setting: its attribute path joined by underscores."""
+    return "_".join(field.path)
+
+
+_COLUMNS = [(field, column(field)) for field in SETTING_FIELDS]
+
+
 def server_row(server: Server, position: int) -> dict[str, Any]:
-    settings, outgoing, incoming = server.settings, server.settings.outgoing, server.settings.incoming
+    """The read model's row of a server at its 1-based list position."""
+    values = fields(server.settings)
     return {
         "id": server.id,
-        "code": settings.code,
-        "name": settings.name,
         "position": position,
-        "oauth_provider": settings.oauth_provider.value if settings.oauth_provider else None,
-        "outgoing_host": outgoing.host,
-        "outgoing_port": outgoing.port,
-        "outgoing_encryption": outgoing.encryption.value,
-        "outgoing_auth_method": outgoing.auth_method.value,
-        "outgoing_credentials": outgoing.credentials.value if outgoing.credentials else None,
-        "outgoing_timeout_seconds": outgoing.timeout_seconds,
-        "incoming_protocol": incoming.protocol.value,
-        "incoming_host": incoming.host,
-        "incoming_port": incoming.port,
-        "incoming_use_tls": incoming.use_tls,
-        "incoming_use_apop": incoming.use_apop,
-        "incoming_timeout_seconds": incoming.timeout_seconds,
+        **{name: values[field.name] for field, name in _COLUMNS},
         "version": server.version,
         "created_at": server.created_at,
         "updated_at": server.updated_at,
@@ -52,29 +46,11 @@ def server_row(server: Server, position: int) -> dict[str, Any]:
 
 
 def server_from_row(row: sa.Row[Any]) -> Server:
+    """The server a read-model row holds."""
+    mapping = row._mapping
     return Server(
         id=row.id,
-        settings=Settings(
-            code=row.code,
-            name=row.name,
-            oauth_provider=OAuthProvider(row.oauth_provider) if row.oauth_provider else None,
-            outgoing=Outgoing(
-                host=row.outgoing_host,
-                port=row.outgoing_port,
-                encryption=SmtpEncryption(row.outgoing_encryption),
-                auth_method=SmtpAuthMethod(row.outgoing_auth_method),
-                credentials=SmtpCredentials(row.outgoing_credentials) if row.outgoing_credentials else None,
-                timeout_seconds=row.outgoing_timeout_seconds,
-            ),
-            incoming=Incoming(
-                protocol=ReceiveProtocol(row.incoming_protocol),
-                host=row.incoming_host,
-                port=row.incoming_port,
-                use_tls=row.incoming_use_tls,
-                use_apop=row.incoming_use_apop,
-                timeout_seconds=row.incoming_timeout_seconds,
-            ),
-        ),
+        settings=from_fields({field.name: mapping[name] for field, name in _COLUMNS}),
         version=row.version,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
@@ -130,8 +106,8 @@ async def save_checkpoint(
     )
     if last_occurred_at is not None:
         update = update.values(last_occurred_at=last_occurred_at)
-    if notify and conn.dialect.name == "postgresql":
-        update = update.returning(sa.func.pg_notify(CHANNEL, str(position)))
+    if notify:
+        update = dialect_of(conn).notify(update, position)
     await conn.execute(update)
 
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import migrate, projections, store
-from events.database import is_sqlite, read_transaction, write_transaction
+from events.database import read_transaction, write_transaction
+from events.dialect import dialect_of
 from events.operations.check import LogVerifier, schema_problem
 from events.serialization import utc
 from events.store import RecordedEvent
@@ -191,12 +192,8 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
         verifier = await _write(conn, source)
         server_list = verifier.fold.freeze()
         await projections.replace_all(conn, server_list, verifier.last_position, verifier.last_occurred_at)
-        if not is_sqlite(engine) and verifier.last_position:
-            # Positions were given, not drawn: move the identity past them for later appends.
-            await conn.execute(
-                sa.text("SELECT setval(pg_get_serial_sequence('events', 'position'), :last)"),
-                {"last": verifier.last_position},
-            )
+        if verifier.last_position:
+            await dialect_of(engine).move_identity_past(conn, verifier.last_position)
             # Wake the live feeds of any running instance, as an append would.
             await projections.save_checkpoint(conn, verifier.last_position, server_list.list_version, notify=True)
     return ImportReport(
