@@ -5,6 +5,14 @@ from __future__ import annotations
 from graphql import GraphQLError
 
 from domain.errors import ErrorCode, Problem
+from domain.values import (
+    MAX_HOST_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_PORT,
+    MAX_TIMEOUT_SECONDS,
+    MIN_PORT,
+    MIN_TIMEOUT_SECONDS,
+)
 
 _FIELD_NAMES = {
     "en": {
@@ -82,7 +90,13 @@ _MESSAGES = {
     },
 }
 
-_RANGES = {"port": "1-65535", "timeoutSeconds": "10-120", "code": "1-100", "name": "1-100", "host": "253"}
+_RANGES = {
+    "port": f"{MIN_PORT}-{MAX_PORT}",
+    "timeoutSeconds": f"{MIN_TIMEOUT_SECONDS}-{MAX_TIMEOUT_SECONDS}",
+    "code": f"1-{MAX_LABEL_LENGTH}",
+    "name": f"1-{MAX_LABEL_LENGTH}",
+    "host": f"{MAX_HOST_LENGTH}",
+}
 
 
 def language(accept_language: str | None) -> str:

@@ -10,11 +10,23 @@ from strawberry.types.unset import UnsetType
 
 from domain import commands
 from domain.commands import UNSET as NOT_SENT
-from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
+from domain.values import (
+    DEFAULT_TIMEOUT,
+    MAX_LABEL_LENGTH,
+    MAX_PORT,
+    MAX_TIMEOUT_SECONDS,
+    MIN_PORT,
+    MIN_TIMEOUT_SECONDS,
+    OAuthProvider,
+    ReceiveProtocol,
+    SmtpAuthMethod,
+    SmtpCredentials,
+    SmtpEncryption,
+)
 
 _HOST = "A host name or an IP address; required unless oauthProvider is set (then forbidden)."
-_PORT = "1..65535; required unless oauthProvider is set (then forbidden)."
-_TIMEOUT = "Seconds, 10..120; default 60."
+_PORT = f"{MIN_PORT}..{MAX_PORT}; required unless oauthProvider is set (then forbidden)."
+_TIMEOUT = f"Seconds, {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS}; default {DEFAULT_TIMEOUT}."
 _USE_TLS = "Default false; forbidden with OAuth (always true there)."
 _USE_APOP = "Default false; only POP3 without OAuth may set it true."
 _KEY = "A retried mutation with the same key returns the first result and appends nothing."
@@ -95,8 +107,8 @@ class IncomingServerInput:
 
 @strawberry.input(description="A new mail server, added at the end of the list.")
 class AddMailServerInput:
-    code: str = strawberry.field(description="Unique among live servers; trimmed; 1..100 characters.")
-    name: str = strawberry.field(description="Trimmed; 1..100 characters; may repeat across servers.")
+    code: str = strawberry.field(description=f"Unique among live servers; trimmed; 1..{MAX_LABEL_LENGTH} characters.")
+    name: str = strawberry.field(description=f"Trimmed; 1..{MAX_LABEL_LENGTH} characters; may repeat across servers.")
     outgoing: OutgoingServerInput = strawberry.field(description="The outgoing (SMTP) server.")
     incoming: IncomingServerInput = strawberry.field(description="The incoming (POP3 or IMAP4) server.")
     oauth_provider: OAuthProvider | None = _optional_field(
