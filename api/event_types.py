@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.types import MailServer
-from domain.events import ServerAdded as ServerAddedEvent
+from domain import events
 from domain.model import Server
 from events.store import RecordedEvent
 
@@ -78,11 +78,9 @@ EVENT_TYPES = [ServerAdded, ServerChanged, ServersReordered, ServerDeleted, AllS
 
 def from_recorded(entry: RecordedEvent) -> DomainEvent:
     """The API view of a stored event (payloads upcast on read)."""
-    event = entry.event
     common = _common(entry)
-    match entry.type:
-        case "ServerAdded":
-            assert isinstance(event, ServerAddedEvent)
+    match event := entry.event:
+        case events.ServerAdded():
             server = Server(
                 id=event.server_id,
                 settings=event.settings,
@@ -91,27 +89,21 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
                 updated_at=entry.occurred_at,
             )
             return ServerAdded(**common, server=MailServer.from_domain(server, event.position))
-        case "ServerChanged":
-            return ServerChanged(
-                **common,
-                changes=[
-                    FieldChange(field=c.field, before=c.before, after=c.after)  # type: ignore[arg-type]
-                    for c in event.changes  # type: ignore[union-attr]
-                ],
-            )
-        case "ServersReordered":
+        case events.ServerChanged():
+            changes = [FieldChange(field=c.field, before=JSON(c.before), after=JSON(c.after)) for c in event.changes]
+            return ServerChanged(**common, changes=changes)
+        case events.ServersReordered():
             return ServersReordered(
                 **common,
-                before=[strawberry.ID(i) for i in event.before],  # type: ignore[union-attr]
-                after=[strawberry.ID(i) for i in event.after],  # type: ignore[union-attr]
+                before=[strawberry.ID(i) for i in event.before],
+                after=[strawberry.ID(i) for i in event.after],
             )
-        case "ServerDeleted":
-            return ServerDeleted(**common, code=event.code, name=event.name)  # type: ignore[union-attr]
+        case events.ServerDeleted():
+            return ServerDeleted(**common, code=event.code, name=event.name)
+        case events.AllServersDeleted():
+            return AllServersDeleted(**common, deleted_ids=[strawberry.ID(i) for i in event.server_ids])
         case _:
-            return AllServersDeleted(
-                **common,
-                deleted_ids=[strawberry.ID(i) for i in event.server_ids],  # type: ignore[union-attr]
-            )
+            assert_never(event)
 
 
 @strawberry.type

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import assert_never
 
 from domain.model import Scalar, Settings
 
@@ -70,6 +71,8 @@ def stream_of(event: Event) -> str:
             return event.server_id
         case ServersReordered() | AllServersDeleted():
             return LIST_STREAM
+        case _:
+            assert_never(event)
 
 
 def changes_membership_or_order(event: Event) -> bool:

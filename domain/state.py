@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import assert_never
 
 from domain.events import (
     AllServersDeleted,
@@ -83,6 +84,8 @@ class Fold:
             case AllServersDeleted():
                 self.servers.clear()
                 self.order.clear()
+            case _:
+                assert_never(event)
         if changes_membership_or_order(event):
             self.list_version += 1
 
@@ -116,5 +119,7 @@ def touched(event: Event, before: ServerList) -> list[str]:
             return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
         case AllServersDeleted():
             return list(event.server_ids)
-        case _:
+        case ServerAdded() | ServerChanged() | ServerDeleted():
             return []
+        case _:
+            assert_never(event)

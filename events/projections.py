@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -87,6 +87,8 @@ async def project(conn: AsyncConnection, event: Event, before: ServerList, after
             )
         case AllServersDeleted():
             await conn.execute(servers.delete())
+        case _:
+            assert_never(event)
 
 
 async def save_checkpoint(

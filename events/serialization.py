@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, assert_never
 
 from domain.events import (
     AllServersDeleted,
@@ -79,6 +79,8 @@ def to_payload(event: Event) -> tuple[str, int, JsonDict]:
             data = {"id": event.server_id, "code": event.code, "name": event.name}
         case AllServersDeleted():
             data = {"deletedIds": list(event.server_ids)}
+        case _:
+            assert_never(event)
     return name, SCHEMA_VERSIONS[name], data
 
 

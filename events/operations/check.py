@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -156,6 +156,8 @@ class LogVerifier:
                 if set(event.server_ids) != set(before.order):
                     return f"deletes {list(event.server_ids)}, the list held {list(before.order)}"
                 return None
+            case _:
+                assert_never(event)
 
     def _taken(self, code: str, server_id: str) -> str | None:
         holder = self._codes.get(code)
@@ -175,6 +177,8 @@ class LogVerifier:
                 self._codes.clear()
             case ServersReordered():
                 pass
+            case _:
+                assert_never(event)
 
 
 @dataclass(frozen=True, slots=True)
