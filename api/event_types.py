@@ -16,6 +16,8 @@ from events.store import RecordedEvent
 
 @strawberry.interface
 class DomainEvent:
+    """One recorded event of the log, as every event type shows it."""
+
     position: str
     stream_id: strawberry.ID
     stream_version: int
@@ -41,11 +43,15 @@ def _common(entry: RecordedEvent) -> dict[str, Any]:
 
 @strawberry.type
 class ServerAdded(DomainEvent):
+    """A server was added; `server` is it as added."""
+
     server: MailServer
 
 
 @strawberry.type
 class FieldChange:
+    """One setting a ServerChanged event changed, by its dotted API name."""
+
     field: str
     before: JSON | None
     after: JSON | None
@@ -53,23 +59,31 @@ class FieldChange:
 
 @strawberry.type
 class ServerChanged(DomainEvent):
+    """A server's settings changed; `changes` lists each changed field."""
+
     changes: list[FieldChange]
 
 
 @strawberry.type
 class ServersReordered(DomainEvent):
+    """The list's order changed from `before` to `after`."""
+
     before: list[strawberry.ID]
     after: list[strawberry.ID]
 
 
 @strawberry.type
 class ServerDeleted(DomainEvent):
+    """A server was deleted; `code` and `name` are what it had."""
+
     code: str
     name: str
 
 
 @strawberry.type
 class AllServersDeleted(DomainEvent):
+    """Every server was deleted; `deletedIds` in list order."""
+
     deleted_ids: list[strawberry.ID]
 
 
@@ -118,18 +132,24 @@ class PageInfo:
 
 @strawberry.type
 class EventEdge:
+    """One event of a page and its cursor (its position)."""
+
     cursor: str
     node: DomainEvent
 
 
 @strawberry.type
 class EventConnection:
+    """A page of the log: edges oldest first, and where the page stands."""
+
     edges: list[EventEdge]
     page_info: PageInfo
 
 
 @strawberry.input
 class EventFilter:
+    """Which events the log query returns; unset parts match everything."""
+
     types: list[str] | None = None
     stream_id: strawberry.ID | None = None
     actor: str | None = None

@@ -47,6 +47,8 @@ def _given(info: Info[Context, Any], argument: str) -> bool:
 
 @strawberry.type
 class HistoryQueries:
+    """The admin's reads over the log: the audit history and the list as it was."""
+
     @strawberry.field(
         permission_classes=[IsAdmin],
         description="Admin: the audit log, forward with first/after, backward with last/before; edges oldest first.",
@@ -60,6 +62,7 @@ class HistoryQueries:
         last: int | None = None,
         before: str | None = None,
     ) -> EventConnection:
+        """A page of matching events, oldest first, read forward or backward."""
         backward = last is not None
         if backward and _given(info, "first"):
             raise bad_user_input("Give first or last, not both.")
@@ -94,6 +97,7 @@ class HistoryQueries:
     async def mail_servers_as_of(
         self, info: Info[Context, Any], position: str | None = None, at: datetime | None = None
     ) -> MailServerList:
+        """The list just after the event at `position`, or at time `at`."""
         if (position is None) == (at is None):
             raise bad_user_input("Give exactly one of position and at.")
         history = info.context.services.history

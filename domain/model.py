@@ -22,6 +22,8 @@ Scalar = str | int | bool | None
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outgoing:
+    """How a server sends mail (SMTP)."""
+
     host: str
     port: int
     encryption: SmtpEncryption = SmtpEncryption.NONE
@@ -32,6 +34,8 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Incoming:
+    """How a server receives mail (POP3 or IMAP4)."""
+
     protocol: ReceiveProtocol
     host: str
     port: int
@@ -53,6 +57,8 @@ class Settings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Server:
+    """A live server: its settings, its stream version and its times."""
+
     id: str
     settings: Settings
     version: int
@@ -61,15 +67,19 @@ class Server:
 
     @property
     def code(self) -> str:
+        """The server's unique code."""
         return self.settings.code
 
     @property
     def name(self) -> str:
+        """The server's display name."""
         return self.settings.name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Preset:
+    """The endpoints an OAuth provider fixes."""
+
     outgoing_host: str
     outgoing_port: int
     encryption: SmtpEncryption

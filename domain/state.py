@@ -31,9 +31,11 @@ class ServerList:
     list_version: int = 0
 
     def ordered(self) -> tuple[Server, ...]:
+        """The servers in admin order."""
         return tuple(self.servers[i] for i in self.order)
 
     def get(self, server_id: str) -> Server | None:
+        """The live server with this id, if any."""
         return self.servers.get(server_id)
 
     def holder_of(self, code: str) -> Server | None:
@@ -44,6 +46,7 @@ class ServerList:
         return None
 
     def position_of(self, server_id: str) -> int:
+        """The 1-based position of a live server."""
         return self.order.index(server_id) + 1
 
 
@@ -57,6 +60,7 @@ class Fold:
         self.list_version = state.list_version
 
     def apply(self, event: Event, meta: EventMeta) -> None:
+        """Fold one recorded event into the state."""
         match event:
             case ServerAdded():
                 self.servers[event.server_id] = Server(
@@ -90,6 +94,7 @@ class Fold:
             self.list_version += 1
 
     def freeze(self) -> ServerList:
+        """The state folded so far, as an immutable ServerList."""
         return ServerList(
             servers=MappingProxyType(dict(self.servers)),
             order=tuple(self.order),

@@ -25,17 +25,23 @@ DEFAULT_TIMEOUT = 60
 
 
 class OAuthProvider(StrEnum):
+    """Who signs the server's users in when it uses OAuth."""
+
     GOOGLE = "GOOGLE"
     MICROSOFT = "MICROSOFT"
 
 
 class SmtpEncryption(StrEnum):
+    """How the SMTP connection is encrypted."""
+
     NONE = "NONE"
     TLS = "TLS"
     STARTTLS = "STARTTLS"
 
 
 class SmtpAuthMethod(StrEnum):
+    """How the SMTP client authenticates."""
+
     NONE = "NONE"
     PLAIN = "PLAIN"
     LOGIN = "LOGIN"
@@ -45,11 +51,15 @@ class SmtpAuthMethod(StrEnum):
 
 
 class SmtpCredentials(StrEnum):
+    """Whose credentials the SMTP client authenticates with."""
+
     SENDING_ACCOUNT = "SENDING_ACCOUNT"
     RECEIVING_ACCOUNT = "RECEIVING_ACCOUNT"
 
 
 class ReceiveProtocol(StrEnum):
+    """How mail is received."""
+
     POP3 = "POP3"
     IMAP4 = "IMAP4"
 
@@ -77,19 +87,25 @@ def _label(raw: str | None, max_length: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ServerCode:
+    """A server's code: trimmed, 1 to MAX_LABEL_LENGTH characters, no control characters."""
+
     value: str
 
     @classmethod
     def parse(cls, raw: str | None) -> ServerCode:
+        """The code in `raw`, or InvalidValueError."""
         return cls(_label(raw, MAX_LABEL_LENGTH))
 
 
 @dataclass(frozen=True, slots=True)
 class ServerName:
+    """A server's name: trimmed, 1 to MAX_LABEL_LENGTH characters, no control characters."""
+
     value: str
 
     @classmethod
     def parse(cls, raw: str | None) -> ServerName:
+        """The name in `raw`, or InvalidValueError."""
         return cls(_label(raw, MAX_LABEL_LENGTH))
 
 
@@ -104,6 +120,7 @@ class HostName:
 
     @classmethod
     def parse(cls, raw: str | None) -> HostName:
+        """The host in `raw` in canonical form, or InvalidValueError."""
         if raw is None or not raw.strip(_WHITE_SPACE):
             raise InvalidValueError(ErrorCode.REQUIRED)
         text = raw.strip(_WHITE_SPACE)
@@ -158,17 +175,23 @@ def _bounded(raw: int | None, low: int, high: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Port:
+    """A TCP port, MIN_PORT to MAX_PORT."""
+
     value: int
 
     @classmethod
     def parse(cls, raw: int | None) -> Port:
+        """The port in `raw`, or InvalidValueError."""
         return cls(_bounded(raw, MIN_PORT, MAX_PORT))
 
 
 @dataclass(frozen=True, slots=True)
 class Timeout:
+    """A connection timeout in seconds, MIN_TIMEOUT_SECONDS to MAX_TIMEOUT_SECONDS."""
+
     value: int
 
     @classmethod
     def parse(cls, raw: int | None) -> Timeout:
+        """The timeout in `raw`, or InvalidValueError."""
         return cls(_bounded(raw, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))

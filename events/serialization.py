@@ -50,6 +50,7 @@ def settings_to_json(settings: Settings) -> JsonDict:
 
 
 def settings_from_json(data: JsonDict) -> Settings:
+    """The inverse of settings_to_json."""
     flat: dict[str, Scalar] = {}
     for key, value in data.items():
         if isinstance(value, dict):
@@ -85,6 +86,7 @@ def to_payload(event: Event) -> tuple[str, int, JsonDict]:
 
 
 def upcast(type_name: str, schema_version: int, data: JsonDict) -> JsonDict:
+    """A stored payload brought to its type's current schema version, or UnreadablePayloadError."""
     current = SCHEMA_VERSIONS.get(type_name)
     if current is None or schema_version > current or schema_version < 1:
         raise UnreadablePayloadError(f"{type_name} v{schema_version}")
@@ -142,6 +144,7 @@ def server_to_json(server: Server, position: int) -> JsonDict:
 
 
 def server_from_json(data: JsonDict) -> tuple[Server, int]:
+    """The inverse of server_to_json: the server and its list position."""
     body = {k: v for k, v in data.items() if k not in ("id", "position", "version", "createdAt", "updatedAt")}
     server = Server(
         id=data["id"],

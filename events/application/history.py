@@ -38,6 +38,8 @@ def parse_cursor(cursor: str) -> int | None:
 
 
 class History:
+    """The server list as it was at any position or time, folded from in-memory snapshots."""
+
     def __init__(self, engine: AsyncEngine, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.engine = engine
         self.snapshot_every = snapshot_every

@@ -37,12 +37,15 @@ class Request:
     fingerprint: JsonDict = field(default_factory=dict)
 
     def request_hash(self) -> str:
+        """A digest of the request's fingerprint, equal for equal requests."""
         text = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
+    """What a command did: the response, the events recorded, and whether it was a retry."""
+
     response: JsonDict
     recorded: tuple[RecordedEvent, ...]
     retried: bool

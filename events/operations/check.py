@@ -33,16 +33,20 @@ KEPT = 200
 
 
 class Problems:
+    """Problems found, the first KEPT word for word and the rest counted."""
+
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.count = 0
 
     def add(self, problem: str) -> None:
+        """Count a problem, keeping its words while there is room."""
         self.count += 1
         if len(self.kept) < KEPT:
             self.kept.append(problem)
 
     def lines(self) -> list[str]:
+        """The kept problems, then how many more there are."""
         more = self.count - len(self.kept)
         return self.kept + ([f"... and {more} more"] if more else [])
 
@@ -183,6 +187,8 @@ class LogVerifier:
 
 @dataclass(frozen=True, slots=True)
 class CheckReport:
+    """What `mailreg check` found: counts, and the problems if any."""
+
     events: int
     streams: int
     servers: int
@@ -192,9 +198,11 @@ class CheckReport:
 
     @property
     def consistent(self) -> bool:
+        """Whether the check found no problem."""
         return self.problem_count == 0
 
     def summary(self) -> str:
+        """The counts in one line."""
         return f"{self.events} events, {self.streams} streams, {self.servers} servers"
 
 

@@ -48,6 +48,8 @@ class LineError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
+    """What an import wrote."""
+
     events: int
     streams: int
     servers: int

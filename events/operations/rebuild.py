@@ -16,6 +16,8 @@ BATCH = 10000
 
 @dataclass(frozen=True, slots=True)
 class RebuildReport:
+    """What a rebuild folded, and how long it took."""
+
     events: int
     servers: int
     list_version: int
