@@ -168,7 +168,7 @@ def check() -> None:
         raise typer.Exit(1)
     try:
         report = asyncio.run(with_engine(config, check_log))
-    except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+    except Exception as error:  # unreachable or broken database: say so, no traceback
         raise _failed("check", error) from None
     if report.consistent:
         typer.echo(f"consistent: {report.summary()}")
@@ -211,7 +211,10 @@ def export_log(
     try:
         if output is None or output == "-":
             stdout = sys.stdout.buffer
-            write: Callable[[str], object] = lambda line: stdout.write(line.encode())  # noqa: E731
+
+            def write(line: str) -> object:
+                return stdout.write(line.encode())
+
             count = asyncio.run(with_engine(config, lambda e: run(e, write)))
             stdout.flush()
         else:
@@ -226,7 +229,7 @@ def export_log(
                 partial.unlink(missing_ok=True)
     except typer.Exit:
         raise
-    except Exception as error:  # noqa: BLE001 - database or file trouble: say so, no traceback
+    except Exception as error:  # database or file trouble: say so, no traceback
         raise _failed("export", error) from None
     typer.echo(f"mailreg: exported {count} events", err=True)
 
@@ -266,7 +269,7 @@ def import_log(
             for problem in refused.problems:
                 typer.echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
-        except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+        except Exception as error:  # unreachable or broken database: say so, no traceback
             raise _failed("import", error) from None
     typer.echo(
         f"mailreg: imported {report.events} events in {report.streams} streams, "
@@ -276,4 +279,5 @@ def import_log(
 
 
 def main() -> None:
+    """Run the command line."""
     app()

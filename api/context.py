@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.websockets import WebSocket
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
 
 @dataclass(kw_only=True)
 class Context:
+    """What a resolver may use: the services, the caller, the language and the request's ids."""
+
     services: Services
-    request: Any
-    response: Any = None
+    request: Request | WebSocket
     lang: str = "en"
     request_id: str = ""
     correlation_id: str | None = None
@@ -59,6 +61,7 @@ class IsSignedIn(BasePermission):
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        """Whether the request carries a valid token."""
         return info.context.principal is not None
 
 
@@ -69,6 +72,7 @@ class IsAdmin(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        """Whether the token carries the admin role; UNAUTHENTICATED without a valid token."""
         principal = info.context.principal
         if principal is None:
             # Strawberry raises one message per permission class; no token is the signed-in check's refusal.

@@ -117,6 +117,7 @@ def language(accept_language: str | None) -> str:
 
 
 def message(problem: Problem, lang: str) -> str:
+    """The problem's message in the language, naming the field and its allowed range."""
     key = ".".join(problem.field) if problem.field else ""
     field = _FIELD_NAMES[lang].get(key, key or ("入力" if lang == "ja" else "Input"))
     last = problem.field[-1] if problem.field else ""

@@ -50,6 +50,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.cached_reads = CachedReads(services)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Serve one request or websocket, refusing what HTTP may not do and answering repeated reads from the cache."""
         execute = functools.partial(super().run, request, context, root_value)
         if isinstance(request, WebSocket):
             with self.websockets.held(request):
@@ -64,10 +65,10 @@ class GraphQLApp(GraphQL[Context, None]):
         return await self.cached_reads.answer(request, body, operation, execute)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        """The resolvers' context for this request, with its caller verified once."""
         context = Context(
             services=self.services,
             request=request,
-            response=response,
             lang=language(request.headers.get("accept-language")),
             request_id=request_state.request_id(request.scope) or uuid.uuid4().hex,
             correlation_id=request_state.correlation_id(request.scope),
@@ -77,16 +78,19 @@ class GraphQLApp(GraphQL[Context, None]):
         return context
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """The response headers to merge, carrying the negotiated media type."""
         sub_response = await super().get_sub_response(request)
         # The negotiated media type travels on the sub-response to create_response.
         sub_response.headers["content-type"] = f"{response_media(request.headers)}; charset=utf-8"
         return sub_response
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Admit a websocket only with a valid token in connection_init."""
         admit(context)
         return cast(UnsetType, UNSET)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The JSON answer; without a data entry for request errors, as GraphQL over HTTP asks."""
         processed = await super().process_result(request, result)
         if isinstance(result, PreExecutionError) or (result.data is None and not _has_path(result)):
             # A request error (parse, validation, variable coercion): per
@@ -95,6 +99,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return processed
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """The HTTP response in the negotiated media type, 400 for request errors under graphql-response+json."""
         response = super().create_response(response_data, sub_response)
         media = sub_response.headers["content-type"]
         response.headers["content-type"] = media

@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.types.base import get_object_definition, has_object_definition
 from strawberry.types.unset import UnsetType
 
 from domain import commands
@@ -44,6 +45,12 @@ def _raw(value: Any) -> Any:
     return NOT_SENT if isinstance(value, UnsetType) else value
 
 
+def _sent(input: object) -> dict[str, Any]:
+    """The input's fields by their Python names, as the domain's commands name them too."""
+    definition = get_object_definition(input, strict=True)
+    return {f.python_name: _raw(getattr(input, f.python_name)) for f in definition.fields}
+
+
 def fingerprint(value: Any) -> Any:
     """A JSON form of an input that tells an unsent field from an explicit null."""
     if isinstance(value, UnsetType):
@@ -52,7 +59,7 @@ def fingerprint(value: Any) -> Any:
         return value.value
     if isinstance(value, list):
         return [fingerprint(v) for v in value]
-    if hasattr(value, "__strawberry_definition__"):
+    if has_object_definition(value):
         return {
             f.name: fingerprint(getattr(value, f.name))
             for f in value.__strawberry_definition__.fields
@@ -74,14 +81,7 @@ class OutgoingServerInput:
 
     def to_command(self) -> commands.OutgoingInput:
         """The fields as sent, for the domain to check."""
-        return commands.OutgoingInput(
-            host=_raw(self.host),
-            port=_raw(self.port),
-            encryption=_raw(self.encryption),
-            auth_method=_raw(self.auth_method),
-            credentials=_raw(self.credentials),
-            timeout_seconds=_raw(self.timeout_seconds),
-        )
+        return commands.OutgoingInput(**_sent(self))
 
 
 @strawberry.input(description="The incoming (POP3 or IMAP4) server of a new mail server.")
@@ -95,14 +95,7 @@ class IncomingServerInput:
 
     def to_command(self) -> commands.IncomingInput:
         """The fields as sent, for the domain to check."""
-        return commands.IncomingInput(
-            protocol=_raw(self.protocol),
-            host=_raw(self.host),
-            port=_raw(self.port),
-            use_tls=_raw(self.use_tls),
-            use_apop=_raw(self.use_apop),
-            timeout_seconds=_raw(self.timeout_seconds),
-        )
+        return commands.IncomingInput(**_sent(self))
 
 
 @strawberry.input(description="A new mail server, added at the end of the list.")
@@ -147,7 +140,7 @@ class IncomingServerChangeInput:
 
     def to_command(self) -> commands.IncomingInput:
         """The fields as sent, for the domain to check."""
-        return IncomingServerInput.to_command(self)  # type: ignore[arg-type]
+        return commands.IncomingInput(**_sent(self))
 
 
 @strawberry.input(

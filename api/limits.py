@@ -68,4 +68,5 @@ class DepthLimit(ValidationRule):
                     )
 
     def enter(self, *_args: Any) -> None:
+        """Nothing per node: the whole document is measured once, at construction."""
         return None

@@ -10,7 +10,10 @@ _FIELDS = ("request_id", "actor", "operation", "outcome", "duration_ms", "method
 
 
 class JsonFormatter(logging.Formatter):
+    """Formats a log record as one JSON object, with our request fields when present."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
@@ -26,6 +29,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str) -> None:
+    """Send mailreg's logs to stderr as text or, with 'json', one JSON object a line."""
     handler = logging.StreamHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

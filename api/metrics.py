@@ -43,8 +43,10 @@ class Metrics:
         )
 
     def appended(self, recorded: list[RecordedEvent] | tuple[RecordedEvent, ...]) -> None:
+        """Count the appended events by type."""
         for entry in recorded:
             self.events.labels(entry.type).inc()
 
     async def endpoint(self, _request: Request) -> Response:
+        """The metrics in Prometheus text format."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

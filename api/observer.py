@@ -58,6 +58,7 @@ class OperationObserver(SchemaExtension):
     """Counts, times and logs every GraphQL operation that runs."""
 
     def on_operation(self) -> Iterator[None]:
+        """Record the operation once it has run."""
         started = time.perf_counter()
         yield
         ctx = self.execution_context

@@ -66,6 +66,7 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=unexpected)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """The masked error: SERVICE_UNAVAILABLE for a lost database, INTERNAL_SERVER_ERROR otherwise."""
         request_id = getattr(self.execution_context.context, "request_id", "")
         masked = super().anonymise_error(error)
         if database_unavailable(error.original_error):
@@ -78,7 +79,10 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class MailregSchema(strawberry.Schema):
+    """The schema that logs every unexpected error with its request id."""
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log unexpected errors with their stack, under the request id the client sees."""
         request_id = getattr(execution_context.context, "request_id", "") if execution_context else ""
         for error in errors:
             if unexpected(error):
@@ -115,4 +119,5 @@ schema = MailregSchema(
 
 
 def sdl() -> str:
+    """The schema in SDL, as schema.graphql must hold it."""
     return schema.as_str() + "\n"

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
 from api.context import Context, IsAdmin, IsSignedIn
@@ -32,7 +33,8 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
     websocket = info.context.request
 
     async def close() -> None:
-        await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
+        if isinstance(websocket, WebSocket):
+            await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
 
     engine = info.context.services.engine
     last = after
@@ -50,7 +52,7 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
                 yield from_recorded(entry)
                 last = entry.position
             if len(batch) < REPLAY_BATCH and last >= feed.position:
-                subscriber = feed.subscribe(on_overflow=close if hasattr(websocket, "close") else None)
+                subscriber = feed.subscribe(on_overflow=close)
         while True:
             try:
                 entries = await subscriber.wait()

@@ -10,7 +10,7 @@ import strawberry
 
 import api.enums  # noqa: F401 - registers the domain enums below with GraphQL
 from domain.errors import ErrorCode, Problem
-from domain.model import Server
+from domain.model import Incoming, Outgoing, Server
 from domain.state import ServerList
 from domain.values import (
     MAX_PORT,
@@ -29,8 +29,9 @@ _PORTS = f"{MIN_PORT}..{MAX_PORT}."
 _TIMEOUTS = f"Seconds, {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS}."
 
 
-def _fields_of(source: object) -> dict[str, Any]:
-    return {f.name: getattr(source, f.name) for f in dataclasses.fields(source)}  # type: ignore[arg-type]
+def _fields_of(settings: Outgoing | Incoming) -> dict[str, Any]:
+    """The settings by field name, which the GraphQL types share with the domain's."""
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
 
 
 @strawberry.type(

@@ -47,8 +47,8 @@ def admit(context: Context) -> None:
     principal = context.principal
     if principal is None:
         raise ConnectionRejectionError()
-    if principal.expires_at is not None:
-        websocket: WebSocket = context.request
+    websocket = context.request
+    if principal.expires_at is not None and isinstance(websocket, WebSocket):
 
         async def expire() -> None:
             with contextlib.suppress(Exception):
