@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -56,11 +56,15 @@ class HistoryQueries:
     async def events(
         self,
         info: Info[Context, Any],
-        filter: EventFilter | None = None,
-        first: int | None = 100,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        filter: Annotated[EventFilter | None, strawberry.argument(description="Which events.")] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"Forward: how many events, 1..{MAX_PAGE}.")
+        ] = 100,
+        after: Annotated[str | None, strawberry.argument(description="Forward: events after this cursor.")] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description=f"Backward: the newest this many events, 1..{MAX_PAGE}.")
+        ] = None,
+        before: Annotated[str | None, strawberry.argument(description="Backward: events below this cursor.")] = None,
     ) -> EventConnection:
         """A page of matching events, oldest first, read forward or backward."""
         backward = last is not None
@@ -95,7 +99,12 @@ class HistoryQueries:
 
     @strawberry.field(permission_classes=[IsAdmin], description="Admin: the list as it was then.")
     async def mail_servers_as_of(
-        self, info: Info[Context, Any], position: str | None = None, at: datetime | None = None
+        self,
+        info: Info[Context, Any],
+        position: Annotated[str | None, strawberry.argument(description="Just after the event at this cursor.")] = None,
+        at: Annotated[
+            datetime | None, strawberry.argument(description="At this time: every event with occurredAt <= at.")
+        ] = None,
     ) -> MailServerList:
         """The list just after the event at `position`, or at time `at`."""
         if (position is None) == (at is None):
