@@ -73,7 +73,7 @@ def request(*, actor: str = "integration-admin", key: str | None = None, command
 
 
 def respond(server_list: ServerList, new_events: Sequence[Event]) -> JsonDict:
-    """A payload that moves with every later change, so a replay is recognisable."""
+    """A payload that moves with every later change, so a stored reply is recognisable."""
     return {"listVersion": server_list.list_version, "order": list(server_list.order), "events": len(new_events)}
 
 

@@ -1,4 +1,4 @@
-"""A long random history: the read model equals a rebuild and a replay, and the
+"""A long random history: the read model equals a rebuild and a fold, and the
 list at every position equals what the test tracked."""
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ class HistoryCases:
         assert sum(played.rejected.values()) > 0
         assert len(played.states) > 200
 
-    async def test_the_read_model_equals_a_rebuild_and_a_replay_after_a_long_random_history(
-        self, played: Played
-    ) -> None:
+    async def test_the_read_model_equals_a_rebuild_and_a_fold_after_a_long_random_history(self, played: Played) -> None:
         engine = played.engine
         projected_at, projected = await load(engine)
         report = await rebuild(engine)

@@ -65,7 +65,7 @@ def test_a_server_added_back_keeps_the_creation_time_it_carries():
     assert (server.created_at, server.updated_at, server.version) == (at(-100), at(7), 5)
 
 
-def test_evolving_event_by_event_equals_replaying_the_log():
+def test_evolving_event_by_event_equals_folding_the_log():
     log = Log()
     for command, _ in STEPS:
         log.run(command)
@@ -86,7 +86,7 @@ def test_evolve_leaves_the_state_it_was_given_alone():
     assert (after.order, after.list_version) == (("s2", "s1"), 3)
 
 
-def test_replay_continues_from_a_given_state():
+def test_a_fold_continues_from_a_given_state():
     log = Log(added("s1", code="A"), added("s2", code="B"), added("s3", code="C"))
     head, tail = log.records[:1], log.records[1:]
     assert fold_events(tail, fold_events(head)) == log.state
