@@ -7,12 +7,9 @@ from typing import TypeVar
 
 import strawberry
 
+from api.limits import PORTS, TIMEOUTS
 from domain.errors import ErrorCode
 from domain.values import (
-    MAX_PORT,
-    MAX_TIMEOUT_SECONDS,
-    MIN_PORT,
-    MIN_TIMEOUT_SECONDS,
     OAuthProvider,
     ReceiveProtocol,
     SmtpAuthMethod,
@@ -80,8 +77,7 @@ described(
     {
         "REQUIRED": "A required value is missing or blank.",
         "INVALID": "A malformed value (host name, code characters, ...).",
-        "OUT_OF_RANGE": f"Port outside {MIN_PORT}..{MAX_PORT}, timeout outside {MIN_TIMEOUT_SECONDS}.."
-        f"{MAX_TIMEOUT_SECONDS}, or too long.",
+        "OUT_OF_RANGE": f"Port outside {PORTS}, timeout outside {TIMEOUTS}, or too long.",
         "NOT_APPLICABLE": "A value given where it has no meaning (APOP with IMAP4, credentials with auth NONE).",
         "SET_AUTOMATICALLY": "Host, port, encryption or TLS given for an OAuth server.",
         "CODE_ALREADY_EXISTS": "Another live server has this code.",

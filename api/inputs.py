@@ -9,15 +9,12 @@ import strawberry
 from strawberry.types.base import get_object_definition, has_object_definition
 from strawberry.types.unset import UnsetType
 
+from api.limits import PORTS, TIMEOUTS
 from domain import commands
 from domain.commands import UNSET as NOT_SENT
 from domain.values import (
     DEFAULT_TIMEOUT,
     MAX_LABEL_LENGTH,
-    MAX_PORT,
-    MAX_TIMEOUT_SECONDS,
-    MIN_PORT,
-    MIN_TIMEOUT_SECONDS,
     OAuthProvider,
     ReceiveProtocol,
     SmtpAuthMethod,
@@ -26,8 +23,8 @@ from domain.values import (
 )
 
 _HOST = "A host name or an IP address; required unless oauthProvider is set (then forbidden)."
-_PORT = f"{MIN_PORT}..{MAX_PORT}; required unless oauthProvider is set (then forbidden)."
-_TIMEOUT = f"Seconds, {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS}; default {DEFAULT_TIMEOUT}."
+_PORT = f"{PORTS}; required unless oauthProvider is set (then forbidden)."
+_TIMEOUT = f"{TIMEOUTS}; default {DEFAULT_TIMEOUT}."
 _USE_TLS = "Default false; forbidden with OAuth (always true there)."
 _USE_APOP = "Default false; only POP3 without OAuth may set it true."
 _KEY = "A retried mutation with the same key returns the first result and appends nothing."
@@ -84,9 +81,13 @@ class OutgoingServerInput:
         return commands.OutgoingInput(**_sent(self))
 
 
-@strawberry.input(description="The incoming (POP3 or IMAP4) server of a new mail server.")
-class IncomingServerInput:
-    protocol: ReceiveProtocol = strawberry.field(description="POP3 or IMAP4.")
+@strawberry.input
+class _IncomingFields:
+    """The fields both incoming server inputs share; not a GraphQL type of its own."""
+
+    protocol: ReceiveProtocol | None = _optional_field(
+        "POP3 or IMAP4; for an OAuth server this re-derives host and port; IMAP4 clears useApop."
+    )
     host: str | None = _optional_field(_HOST)
     port: int | None = _optional_field(_PORT)
     use_tls: bool | None = _optional_field(_USE_TLS)
@@ -96,6 +97,13 @@ class IncomingServerInput:
     def to_command(self) -> commands.IncomingInput:
         """The fields as sent, for the domain to check."""
         return commands.IncomingInput(**_sent(self))
+
+
+@strawberry.input(description="The incoming (POP3 or IMAP4) server of a new mail server.")
+class IncomingServerInput(_IncomingFields):
+    """The shared fields, the protocol required (a dataclass keeps an overridden field in its place)."""
+
+    protocol: ReceiveProtocol = strawberry.field(description="POP3 or IMAP4.")
 
 
 @strawberry.input(description="A new mail server, added at the end of the list.")
@@ -128,19 +136,8 @@ class OutgoingServerChangeInput(OutgoingServerInput):
 
 
 @strawberry.input(description="Changes to the incoming (POP3 or IMAP4) server: only the fields given change.")
-class IncomingServerChangeInput:
-    protocol: ReceiveProtocol | None = _optional_field(
-        "POP3 or IMAP4; for an OAuth server this re-derives host and port; IMAP4 clears useApop."
-    )
-    host: str | None = _optional_field(_HOST)
-    port: int | None = _optional_field(_PORT)
-    use_tls: bool | None = _optional_field(_USE_TLS)
-    use_apop: bool | None = _optional_field(_USE_APOP)
-    timeout_seconds: int | None = _optional_field(_TIMEOUT)
-
-    def to_command(self) -> commands.IncomingInput:
-        """The fields as sent, for the domain to check."""
-        return commands.IncomingInput(**_sent(self))
+class IncomingServerChangeInput(_IncomingFields):
+    """The shared fields, every one optional."""
 
 
 @strawberry.input(

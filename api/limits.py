@@ -1,4 +1,4 @@
-"""Abuse limits: their numbers, named once, and the depth limit that runs as GraphQL validation."""
+"""Limits: the request limits named once, the domain's ranges as descriptions say them, and the depth rule."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from graphql import (
     ValidationRule,
 )
 
+from domain.values import MAX_PORT, MAX_TIMEOUT_SECONDS, MIN_PORT, MIN_TIMEOUT_SECONDS
+
 MAX_DEPTH = 20
 """Levels an operation may nest, root fields at 0, introspection and fragments included."""
 MAX_ALIASES = 50
@@ -24,6 +26,11 @@ MAX_TOKENS = 5000
 """Lexical tokens one document may have, checked before it is parsed any further."""
 MAX_BODY_BYTES = 1024 * 1024
 """Bytes a POST body may have (1 MiB)."""
+
+PORTS = f"{MIN_PORT}..{MAX_PORT}"
+"""The domain's port range, as the schema's descriptions write it."""
+TIMEOUTS = f"{MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} seconds"
+"""The domain's timeout range, as the schema's descriptions write it."""
 
 
 def _depth(

@@ -9,14 +9,11 @@ from typing import Any
 import strawberry
 
 import api.enums  # noqa: F401 - registers the domain enums below with GraphQL
+from api.limits import PORTS, TIMEOUTS
 from domain.errors import ErrorCode, Problem
 from domain.model import Incoming, Outgoing, Server
 from domain.state import ServerList
 from domain.values import (
-    MAX_PORT,
-    MAX_TIMEOUT_SECONDS,
-    MIN_PORT,
-    MIN_TIMEOUT_SECONDS,
     OAuthProvider,
     ReceiveProtocol,
     SmtpAuthMethod,
@@ -24,9 +21,6 @@ from domain.values import (
     SmtpEncryption,
 )
 from events.serialization import JsonDict, server_from_json
-
-_PORTS = f"{MIN_PORT}..{MAX_PORT}."
-_TIMEOUTS = f"Seconds, {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS}."
 
 
 def _fields_of(settings: Outgoing | Incoming) -> dict[str, Any]:
@@ -54,23 +48,23 @@ class UserError:
 @strawberry.type(description="How mail is sent: the outgoing (SMTP) server.")
 class OutgoingServer:
     host: str = strawberry.field(description="送信メールサーバー名(SMTP): a host name or an IP address.")
-    port: int = strawberry.field(description=_PORTS)
+    port: int = strawberry.field(description=f"{PORTS}.")
     encryption: SmtpEncryption = strawberry.field(description="How the connection is encrypted.")
     auth_method: SmtpAuthMethod = strawberry.field(description="How the server is signed in to.")
     credentials: SmtpCredentials | None = strawberry.field(
         description="Whose account signs in; null exactly when authMethod is NONE or XOAUTH2."
     )
-    timeout_seconds: int = strawberry.field(description=_TIMEOUTS)
+    timeout_seconds: int = strawberry.field(description=f"{TIMEOUTS}.")
 
 
 @strawberry.type(description="How mail is received: the incoming (POP3 or IMAP4) server.")
 class IncomingServer:
     protocol: ReceiveProtocol = strawberry.field(description="POP3 or IMAP4.")
     host: str = strawberry.field(description="受信メールサーバー名: a host name or an IP address.")
-    port: int = strawberry.field(description=_PORTS)
+    port: int = strawberry.field(description=f"{PORTS}.")
     use_tls: bool = strawberry.field(description="Whether the connection uses TLS.")
     use_apop: bool = strawberry.field(description="Always false for IMAP4 and for OAuth servers.")
-    timeout_seconds: int = strawberry.field(description=_TIMEOUTS)
+    timeout_seconds: int = strawberry.field(description=f"{TIMEOUTS}.")
 
 
 @strawberry.type(description="One mail server's settings as administrators set them, in the list's order.")
