@@ -13,13 +13,12 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.config import Config
 from events import migrate
 from events.database import create_engine
 from tests.e2e.api_client import GraphQLClient
 from tests.e2e.eventlog import EventLog
-from tests.e2e.live import LiveServer
-from tests.support import SECRET, create_pg_database, drop_pg_database
+from tests.e2e.live import LiveServer, config_for
+from tests.support import create_pg_database, drop_pg_database
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -44,20 +43,6 @@ class Deployment:
 
 def sqlite_url(folder: Path) -> str:
     return f"sqlite+aiosqlite:///{folder / 'mailreg.sqlite3'}"
-
-
-def config_for(database_url: str, data_dir: Path) -> Config:
-    return Config(
-        database_url=database_url,
-        data_dir=data_dir,
-        jwt_secret=SECRET,
-        jwt_public_key_file=None,
-        jwt_issuer=None,
-        jwt_audience=None,
-        host="127.0.0.1",
-        port=0,
-        log_format="text",
-    )
 
 
 async def migrated(database_url: str) -> None:

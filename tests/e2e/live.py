@@ -202,7 +202,8 @@ class Log:
 # ------------------------------------------------------------ deployments
 
 
-def config(database_url: str, data_dir: Path) -> Config:
+def config_for(database_url: str, data_dir: Path) -> Config:
+    """The configuration of an in-process app on this database, signing with the tests' secret."""
     return Config(
         database_url=database_url,
         data_dir=data_dir,
@@ -234,7 +235,7 @@ async def fresh_database() -> AsyncIterator[str]:
 @asynccontextmanager
 async def in_process(database_url: str, data_dir: Path) -> AsyncIterator[Api]:
     """The app in this process, its lifespan running, over httpx's ASGI transport."""
-    app = create_app(config(database_url, data_dir))
+    app = create_app(config_for(database_url, data_dir))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mailreg.test") as http:
