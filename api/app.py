@@ -32,8 +32,10 @@ def build_verifier(config: Config) -> TokenVerifier:
         secret=secret,
         public_key_file=config.jwt_public_key_file,
         jwks_file=config.jwt_jwks_file,
+        jwks_url=config.jwt_jwks_url,
         issuer=config.jwt_issuer,
         audience=config.jwt_audience,
+        roles_claim=config.jwt_roles_claim,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.auth import issue
+from api.auth import DEFAULT_TTL_SECONDS, issue
 from api.config import Config, ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailreg: the mail server registry.")
@@ -98,7 +98,9 @@ def migrate() -> None:
 def token(
     sub: Annotated[str, typer.Option("--sub", help="The actor the token names.")],
     role: Annotated[list[str] | None, typer.Option("--role", help="A role to grant, e.g. admin.")] = None,
-    ttl: Annotated[int | None, typer.Option("--ttl", help="Lifetime in seconds (default: no expiry).")] = None,
+    ttl: Annotated[
+        int, typer.Option("--ttl", min=1, help="Lifetime in seconds (default 43200: 12 hours).")
+    ] = DEFAULT_TTL_SECONDS,
 ) -> None:
     """Print a token signed with the configured secret."""
     config = _config()

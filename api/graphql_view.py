@@ -55,6 +55,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             with self.websockets.held(request):
                 return await execute()
+        await self.services.verifier.fetch_keys(request.headers.get("authorization"))
         body = graphql_body(request)
         operation = operation_of(body) if body is not None else None
         refused = refusal(request.method, operation)
@@ -86,6 +87,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Admit a websocket only with a valid token in connection_init."""
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        await self.services.verifier.fetch_keys(authorization if isinstance(authorization, str) else None)
         admit(context)
         return cast(UnsetType, UNSET)
 
