@@ -13,6 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from api.auth import TokenVerifier
 from api.config import Config
+from api.cors import cors
 from api.graphql_view import GraphQLApp
 from api.health import healthz, readyz
 from api.metrics import Metrics
@@ -61,7 +62,7 @@ def create_app(config: Config) -> Starlette:
         feed=feed,
         metrics=metrics,
     )
-    graphql = GraphQLApp(services)
+    graphql = GraphQLApp(services, allowed_origins=config.cors_origins)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -84,6 +85,7 @@ def create_app(config: Config) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(RequestId)
+    app.add_middleware(cors, origins=config.cors_origins)
     app.state.services = services
     app.state.graphql = graphql
     return app

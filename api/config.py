@@ -6,6 +6,9 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from strawberry.http.websocket_origin import normalize_origin
 
 MIN_SECRET_BYTES = 32
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -53,7 +56,7 @@ class Config:
         log_level = env.get("MAILREG_LOG_LEVEL", "info").strip().lower() or "info"
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"MAILREG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        origins = tuple(o.strip().rstrip("/") for o in env.get("MAILREG_CORS_ORIGINS", "").split(",") if o.strip())
+        origins = _origins(env.get("MAILREG_CORS_ORIGINS", ""))
         return cls(
             database_url=url,
             data_dir=data_dir,
@@ -117,3 +120,17 @@ def _value_or_file(name: str, file_variable: str) -> str | None:
     if not content:
         raise ConfigError(f"{file_variable}: {file_name} is empty")
     return content
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """The comma-separated origins, as browsers send them in `Origin` (lower case, no default port)."""
+    origins = []
+    for given in (part.strip() for part in value.split(",")):
+        if not given:
+            continue
+        parts = urlsplit(given)
+        origin = normalize_origin(given)
+        if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ConfigError(f"MAILREG_CORS_ORIGINS: {given!r} is not an origin like https://office.example.com")
+        origins.append(origin)
+    return tuple(origins)

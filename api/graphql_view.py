@@ -36,9 +36,11 @@ class GraphQLApp(GraphQL[Context, None]):
     """Serves the schema at /graphql: queries (cached when repeated) and mutations over
     HTTP, subscriptions over graphql-transport-ws, each with its caller's context."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, allowed_origins: tuple[str, ...] = ()) -> None:
         super().__init__(
             schema,
+            # Browsers apply no CORS to websockets: a page elsewhere is refused at the handshake (403).
+            allowed_origins=allowed_origins,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

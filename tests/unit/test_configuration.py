@@ -83,3 +83,15 @@ def test_a_short_secret_from_a_file_is_refused_like_a_short_variable(clean_env: 
 
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         Config.from_env()
+
+
+def test_cors_origins_are_a_comma_separated_list_of_origins(clean_env: pytest.MonkeyPatch):
+    clean_env.setenv("MAILREG_CORS_ORIGINS", " https://Office.example.com:443/ ,http://intranet:8080")
+    assert Config.from_env().cors_origins == ("https://office.example.com", "http://intranet:8080")
+
+    clean_env.delenv("MAILREG_CORS_ORIGINS")
+    assert Config.from_env().cors_origins == ()
+
+    clean_env.setenv("MAILREG_CORS_ORIGINS", "https://office.example.com/app")
+    with pytest.raises(ConfigError, match="not an origin"):
+        Config.from_env()
