@@ -79,7 +79,7 @@ async def handshake(server: LiveServer, origin: str | None) -> dict[str, object]
         server.ws_url,
         subprotocols=[GRAPHQL_TRANSPORT_WS],
         origin=origin,
-        open_timeout=10,  # type: ignore[arg-type]
+        open_timeout=10,
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {ADMIN}"}}))
         ack: dict[str, object] = json.loads(await ws.recv())
