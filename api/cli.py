@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from api.auth import DEFAULT_TTL_SECONDS, issue
 from api.config import Config, ConfigError
+from api.progress import CommandProgress
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailreg: the mail server registry.")
 
@@ -126,17 +130,34 @@ def export_schema() -> None:
 def rebuild_projections() -> None:
     """Replay the whole log into a fresh read model and swap it in."""
     from api.setup import with_engine
-    from events.operations.rebuild import rebuild
+    from events.operations.rebuild import RebuildReport, rebuild
 
     config = _config()
+
+    async def run(engine: AsyncEngine) -> RebuildReport:
+        with CommandProgress("rebuild-projections") as progress:
+            report = await rebuild(engine, progress.stage("replay", await _log_size(engine)))
+        progress.summary(report.events)
+        return report
+
     try:
-        report = asyncio.run(with_engine(config, rebuild))
+        report = asyncio.run(with_engine(config, run))
     except Exception as error:  # a one-line reason, not a traceback, for operators
         raise _failed("rebuild-projections", error) from None
     typer.echo(
         f"mailreg: replayed {report.events} events into {report.servers} servers "
         f"(list version {report.list_version}) in {report.seconds:.2f}s"
     )
+
+
+async def _log_size(engine: AsyncEngine) -> int | None:
+    """The number of events to count towards, or None when the log cannot be counted (yet)."""
+    from events.operations.progress import log_size
+
+    try:
+        return await log_size(engine)
+    except Exception:  # no schema yet, say: the command itself reports that properly
+        return None
 
 
 def _failed(command: str, error: Exception) -> typer.Exit:
@@ -161,6 +182,7 @@ def check() -> None:
     """Verify the log and that the read model equals a rebuild: exit 0 when
     consistent, 1 with a report of every problem otherwise."""
     from api.setup import with_engine
+    from events.operations.check import CheckReport
     from events.operations.check import check as check_log
 
     config = _config()
@@ -168,8 +190,15 @@ def check() -> None:
     if missing is not None:
         typer.echo(f"mailreg: no database at {missing}")
         raise typer.Exit(1)
+
+    async def run(engine: AsyncEngine) -> CheckReport:
+        with CommandProgress("check") as progress:
+            report = await check_log(engine, progress.stage("verify", await _log_size(engine)))
+        progress.summary(report.events)
+        return report
+
     try:
-        report = asyncio.run(with_engine(config, check_log))
+        report = asyncio.run(with_engine(config, run))
     except Exception as error:  # unreachable or broken database: say so, no traceback
         raise _failed("check", error) from None
     if report.consistent:
@@ -191,8 +220,6 @@ def export_log(
     from collections.abc import Callable
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from api.setup import with_engine
     from events import migrate as migrations
     from events.operations.portability import export
@@ -208,7 +235,10 @@ def export_log(
         if await migrations.current(engine) is None:
             typer.echo("mailreg: this database has no mailreg schema: nothing to export", err=True)
             raise typer.Exit(1)
-        return await export(engine, write)
+        with CommandProgress("export") as progress:
+            count = await export(engine, write, progress.stage("write", await _log_size(engine)))
+        progress.summary(count)
+        return count
 
     try:
         if output is None or output == "-":
@@ -263,8 +293,24 @@ def import_log(
             # Read twice (checked, then written), so stdin is kept aside first.
             shutil.copyfileobj(sys.stdin.buffer, source)
             source.seek(0)
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: source.read(1 << 20), b""))
+        source.seek(0)
+        progress = CommandProgress("import")
         try:
-            report = asyncio.run(with_engine(config, lambda e: load(e, source, upgrade=config.is_sqlite)))
+            with progress:
+                report = asyncio.run(
+                    with_engine(
+                        config,
+                        lambda e: load(
+                            e,
+                            source,
+                            upgrade=config.is_sqlite,
+                            checked=progress.stage("check", lines),
+                            written=progress.stage("write", lines),
+                        ),
+                    )
+                )
+            progress.summary(report.events)
         except ImportRefusedError as refused:
             count = refused.count
             typer.echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):", err=True)
