@@ -84,7 +84,7 @@ def create_app(config: Config) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestId)
+    app.add_middleware(RequestId, metrics=metrics)
     app.add_middleware(cors, origins=config.cors_origins)
     app.state.services = services
     app.state.graphql = graphql

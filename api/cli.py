@@ -31,11 +31,9 @@ def _config() -> Config:
 def serve() -> None:
     """Run the API server (uvicorn) on MAILREG_HOST:MAILREG_PORT."""
     import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
 
     from api.app import create_app
     from api.logs import configure as configure_logging
-    from api.logs import uvicorn_log_config
     from api.setup import prepare
 
     config = _config()
@@ -46,7 +44,7 @@ def serve() -> None:
         raise typer.Exit(1) from None
     if notice:
         typer.echo(notice)
-    configure_logging(config.log_format)
+    log_config = configure_logging(config.log_format, config.log_level)
     application = create_app(config)
 
     class Server(uvicorn.Server):
@@ -67,11 +65,11 @@ def serve() -> None:
             application,
             host=config.host,
             port=config.port,
-            log_level="info",
+            log_level=config.log_level,
             access_log=False,
             timeout_graceful_shutdown=7,
             lifespan="on",
-            log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
+            log_config=log_config,
         )
     )
     server.run()
