@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from api import graphiql_page
 from api.auth import TokenVerifier
 from api.config import Config
 from api.cors import cors
@@ -81,6 +82,7 @@ def create_app(config: Config) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz(engine)),
             Route("/metrics", metrics.endpoint),
+            Mount(graphiql_page.ASSETS_PATH, graphiql_page.assets()),
         ],
         lifespan=lifespan,
     )

@@ -17,7 +17,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from api import request_state
+from api import graphiql_page, request_state
 from api.cache import operation_of
 from api.cached_reads import CachedReads
 from api.context import Context
@@ -66,6 +66,11 @@ class GraphQLApp(GraphQL[Context, None]):
         if body is None or operation is None or operation.kind != "query":
             return await execute()
         return await self.cached_reads.answer(request, body, operation, execute)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page, whose assets mailreg serves itself (Strawberry's loads them from a CDN)."""
+        return graphiql_page.page()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         """The resolvers' context for this request, with its caller verified once."""
