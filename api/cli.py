@@ -11,10 +11,17 @@ import typer
 
 from api.auth import DEFAULT_TTL_SECONDS, issue
 from api.config import Config, ConfigError
+from api.i18n import say
 from api.progress import CommandProgress
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _echo(message: str, err: bool = False) -> None:
+    """Print a message for a person, in Japanese when the locale is."""
+    typer.echo(say(message), err=err)
+
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailreg: the mail server registry.")
 
@@ -23,7 +30,7 @@ def _config() -> Config:
     try:
         return Config.from_env()
     except ConfigError as error:
-        typer.echo(f"mailreg: {error}", err=True)
+        _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -40,10 +47,10 @@ def serve() -> None:
     try:
         notice = asyncio.run(prepare(config))
     except ConfigError as error:
-        typer.echo(f"mailreg: {error}", err=True)
+        _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(1) from None
     if notice:
-        typer.echo(notice)
+        _echo(notice)
     log_config = configure_logging(config.log_format, config.log_level)
     application = create_app(config)
 
@@ -93,7 +100,7 @@ def migrate() -> None:
     if config.is_sqlite:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(run())
-    typer.echo(f"mailreg: database migrated to revision {migrations.head()}")
+    _echo(f"mailreg: database migrated to revision {migrations.head()}")
 
 
 @app.command()
@@ -109,7 +116,7 @@ def token(
     try:
         secret, _ = config.secret(create=True)
     except ConfigError as error:
-        typer.echo(f"mailreg: {error}", err=True)
+        _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(
         issue(secret, sub, list(role or []), ttl_seconds=ttl, issuer=config.jwt_issuer, audience=config.jwt_audience)
@@ -142,7 +149,7 @@ def rebuild_projections() -> None:
         report = asyncio.run(with_engine(config, run))
     except Exception as error:  # a one-line reason, not a traceback, for operators
         raise _failed("rebuild-projections", error) from None
-    typer.echo(
+    _echo(
         f"mailreg: replayed {report.events} events into {report.servers} servers "
         f"(list version {report.list_version}) in {report.seconds:.2f}s"
     )
@@ -159,7 +166,7 @@ async def _log_size(engine: AsyncEngine) -> int | None:
 
 
 def _failed(command: str, error: Exception) -> typer.Exit:
-    typer.echo(f"mailreg: {command} failed: {error.__class__.__name__}: {error}", err=True)
+    _echo(f"mailreg: {command} failed: {error.__class__.__name__}: {error}", err=True)
     return typer.Exit(1)
 
 
@@ -186,7 +193,7 @@ def check() -> None:
     config = _config()
     missing = _sqlite_missing(config)
     if missing is not None:
-        typer.echo(f"mailreg: no database at {missing}")
+        _echo(f"mailreg: no database at {missing}")
         raise typer.Exit(1)
 
     async def run(engine: AsyncEngine) -> CheckReport:
@@ -200,12 +207,12 @@ def check() -> None:
     except Exception as error:  # unreachable or broken database: say so, no traceback
         raise _failed("check", error) from None
     if report.consistent:
-        typer.echo(f"consistent: {report.summary()}")
+        _echo(f"consistent: {report.summary()}")
         return
     count = report.problem_count
-    typer.echo(f"inconsistent: {count} problem{'s' * (count != 1)} in {report.summary()}")
+    _echo(f"inconsistent: {count} problem{'s' * (count != 1)} in {report.summary()}")
     for problem in report.problems:
-        typer.echo(f"  - {problem}")
+        _echo(f"  - {problem}")
     raise typer.Exit(1)
 
 
@@ -225,13 +232,13 @@ def export_log(
     config = _config()
     missing = _sqlite_missing(config)
     if missing is not None:
-        typer.echo(f"mailreg: no database at {missing}", err=True)
+        _echo(f"mailreg: no database at {missing}", err=True)
         raise typer.Exit(1)
 
     async def run(engine: AsyncEngine, write: Callable[[str], object]) -> int:
         # Any revision will do: every one of them has the same events table.
         if await migrations.current(engine) is None:
-            typer.echo("mailreg: this database has no mailreg schema: nothing to export", err=True)
+            _echo("mailreg: this database has no mailreg schema: nothing to export", err=True)
             raise typer.Exit(1)
         with CommandProgress("export") as progress:
             count = await export(engine, write, progress.stage("write", await _log_size(engine)))
@@ -261,7 +268,7 @@ def export_log(
         raise
     except Exception as error:  # database or file trouble: say so, no traceback
         raise _failed("export", error) from None
-    typer.echo(f"mailreg: exported {count} events", err=True)
+    _echo(f"mailreg: exported {count} events", err=True)
 
 
 @app.command("import")
@@ -281,7 +288,7 @@ def import_log(
 
     config = _config()
     if input is not None and input != "-" and not Path(input).is_file():
-        typer.echo(f"mailreg: no file {input}", err=True)
+        _echo(f"mailreg: no file {input}", err=True)
         raise typer.Exit(1)
     if config.is_sqlite:
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -311,13 +318,13 @@ def import_log(
             progress.summary(report.events)
         except ImportRefusedError as refused:
             count = refused.count
-            typer.echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):", err=True)
+            _echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):", err=True)
             for problem in refused.problems:
-                typer.echo(f"  - {problem}", err=True)
+                _echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
         except Exception as error:  # unreachable or broken database: say so, no traceback
             raise _failed("import", error) from None
-    typer.echo(
+    _echo(
         f"mailreg: imported {report.events} events in {report.streams} streams, "
         f"{report.servers} servers (list version {report.list_version}), "
         f"last position {report.last_position}"

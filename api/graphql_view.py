@@ -23,6 +23,7 @@ from api.cached_reads import CachedReads
 from api.context import Context
 from api.errors import language
 from api.http import GRAPHQL_RESPONSE, graphql_body, refusal, response_media
+from api.i18n import localized
 from api.schema import schema
 from api.services import Services
 from api.websockets import OpenWebSockets, admit
@@ -60,7 +61,7 @@ class GraphQLApp(GraphQL[Context, None]):
         await self.services.verifier.fetch_keys(request.headers.get("authorization"))
         body = graphql_body(request)
         operation = operation_of(body) if body is not None else None
-        refused = refusal(request.method, operation)
+        refused = refusal(request.method, operation, language(request.headers.get("accept-language")))
         if refused is not None:
             return refused
         if body is None or operation is None or operation.kind != "query":
@@ -107,6 +108,11 @@ class GraphQLApp(GraphQL[Context, None]):
             # A request error (parse, validation, variable coercion): per
             # GraphQL over HTTP there is no `data` entry at all.
             processed.pop("data", None)
+        lang = language(request.headers.get("accept-language"))
+        # Errors raised before the operation ran (a parse over the token limit) miss the schema's LocalizeErrors.
+        if lang != "en":
+            for error in cast("list[dict[str, Any]]", processed.get("errors") or []):
+                error["message"] = localized(str(error["message"]), lang)
         return processed
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

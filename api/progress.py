@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, T
 from rich.progress import Progress as Bar
 from rich.text import Text
 
+from api.i18n import say, stage
+
 # Without a terminal, a line at every tenth of the total; without a known total, every so often.
 STEPS = 10
 UNKNOWN_TOTAL_SECONDS = 5.0
@@ -60,7 +62,7 @@ class CommandProgress:
         """A callback for one stage that counts towards `total` (None when unknown)."""
         started = time.perf_counter()
         if self._bar is not None:
-            bar, task = self._bar, self._bar.add_task(f"{self.command}: {label}", total=total)
+            bar, task = self._bar, self._bar.add_task(f"{self.command}: {stage(label)}", total=total)
             return lambda done: bar.update(task, completed=done)
         shown = {"step": 0, "at": started}
 
@@ -89,4 +91,4 @@ class CommandProgress:
         self._print(f"mailreg: {self.command}: {count:,} {self.unit} in {seconds:.1f}s ({rate:,.0f} {self.unit}/s)")
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(say(text), file=self.stream, flush=True)
