@@ -59,6 +59,11 @@ def _local_name(sock: socket.socket) -> str:
     return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
+def _tls_version(smtp: aiosmtplib.SMTP) -> str | None:
+    ssl_object = smtp.get_transport_info("ssl_object") if smtp.transport is not None else None
+    return str(ssl_object.version()) if ssl_object is not None else None
+
+
 def _keywords(smtp: aiosmtplib.SMTP) -> list[str]:
     response = smtp.last_ehlo_response
     lines = response.message.splitlines() if response is not None else []
@@ -116,7 +121,7 @@ async def _session(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes, contex
         if _is_tls_error(error):
             await _tls_failed(probe, notes, error)
         raise _protocol_error(notes, error) from None
-    notes.set_tls_version(smtp.get_transport_info("ssl_object").version() if smtp.transport else None)
+    notes.set_tls_version(_tls_version(smtp))
     notes.add(FindingCode.CONNECTED, tls=notes.tls_version or "")
     notes.stage = "capabilities"
     try:
@@ -141,7 +146,7 @@ async def _upgrade(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes, contex
         if _is_tls_error(error):
             await _tls_failed(probe, notes, error)
         raise _protocol_error(notes, error) from None
-    notes.set_tls_version(smtp.get_transport_info("ssl_object").version())
+    notes.set_tls_version(_tls_version(smtp))
     notes.stage = "capabilities"
     try:
         await smtp.ehlo()
@@ -172,4 +177,4 @@ async def _sign_in(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes) -> Non
         raise notes.stop(FindingCode.AUTH_FAILED, method=probe.mechanism, detail=f"{error.code}") from None
     except (aiosmtplib.SMTPException, OSError) as error:
         raise _protocol_error(notes, error) from None
-    notes.add(FindingCode.AUTH_OK, method=probe.mechanism, user=account.username)
+    notes.add(FindingCode.AUTH_OK, method=probe.mechanism)
