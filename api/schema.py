@@ -25,6 +25,7 @@ from api.metrics import OperationObserver
 from api.mutations import Mutation as ServerMutations
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
+from api.verification.redaction import RedactCredentials
 from api.verification.schema import VerificationMutation
 
 log = logging.getLogger("mailreg.graphql")
@@ -113,6 +114,7 @@ schema = MailregSchema(
         lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
         OperationObserver,
+        RedactCredentials,
     ],
 )
 

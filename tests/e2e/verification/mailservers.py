@@ -74,12 +74,14 @@ class _Sink:
         return "250 OK"
 
 
-def smtp_server(*, starttls: ssl.SSLContext | None = None, implicit: ssl.SSLContext | None = None) -> Controller:
+def smtp_server(
+    *, starttls: ssl.SSLContext | None = None, implicit: ssl.SSLContext | None = None, port: int | None = None
+) -> Controller:
     """A started aiosmtpd offering AUTH PLAIN and LOGIN (after STARTTLS when it offers STARTTLS)."""
     controller = Controller(
         _Sink(),
         hostname="127.0.0.1",
-        port=free_port(),
+        port=port or free_port(),
         server_hostname="localhost",
         tls_context=starttls,
         ssl_context=implicit,
