@@ -83,8 +83,9 @@ def finding_message(finding: Finding, report: EndpointReport, *, protocol: str, 
     values = {
         "endpoint": f"{host}:{report.port}",
         "host": report.host,
-        "tls": f" ({tls})" if tls else "",
-        "detail": f" ({detail})" if detail else "",
+        # Japanese sets parentheses without a space before them.
+        "tls": (f"({tls})" if lang == "ja" else f" ({tls})") if tls else "",
+        "detail": (f"({detail})" if lang == "ja" else f" ({detail})") if detail else "",
         "version": report.tls_version or ("TLS 1.1 or older" if lang == "en" else "TLS 1.1以前"),
         "method": finding.param("method") or "",
         "offered": finding.param("offered") or "-",

@@ -121,6 +121,11 @@ async def test_credentials_appear_in_no_log_line_event_metric_or_error_and_nothi
     )
     bodies.append(response.text)
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await api.http.post(
+        "/graphql", json={"query": VERIFY, "variables": {"input": {"id": served.good, "credentials": credentials}}}
+    )
+    bodies.append(anonymous.text)
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
     served.server.wait_for_output(r'"operation": "verifyMailServer", "outcome": "forbidden"')
     metrics = (await api.http.get("/metrics")).text
