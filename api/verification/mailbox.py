@@ -11,7 +11,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from api.verification.notes import Notes
+from api.verification.notes import GRACE_SECONDS, Notes
 from api.verification.tls import handshake_failure, legacy_context
 from domain.values import ReceiveProtocol
 from domain.verification import FindingCode, MailboxProbe, NotChecked
@@ -91,7 +91,7 @@ def _tls(probe: MailboxProbe, sock: socket.socket, context: ssl.SSLContext, note
         sock.close()
         code, detail = handshake_failure(error)
         if code is FindingCode.TLS_VERSION_TOO_OLD:
-            notes.set_tls_version(old_tls_version(probe.host, probe.port, probe.timeout_seconds, notes))
+            notes.set_tls_version(old_tls_version(probe.host, probe.port, probe.timeout_seconds + GRACE_SECONDS, notes))
         if code is FindingCode.TIMEOUT:
             raise notes.stop(code, stage=notes.stage) from None
         raise notes.stop(code, detail=detail) from None
@@ -103,7 +103,7 @@ def _tls(probe: MailboxProbe, sock: socket.socket, context: ssl.SSLContext, note
 def check_mailbox(probe: MailboxProbe, notes: Notes, context: ssl.SSLContext) -> None:
     """Blocking: connect, read the greeting and capabilities, sign in and log
     out, noting what happens. Run it in a worker thread."""
-    sock = connect(probe.host, probe.port, probe.timeout_seconds, notes)
+    sock = connect(probe.host, probe.port, probe.timeout_seconds + GRACE_SECONDS, notes)
     if probe.use_tls:
         sock = _tls(probe, sock, context, notes)
     try:

@@ -77,7 +77,8 @@ async def _direction(
     except ProbeStoppedError:
         pass
     except TimeoutError:
-        notes.add(FindingCode.TIMEOUT, stage=notes.stage)
+        if not notes.findings or notes.findings[-1].code is not FindingCode.TIMEOUT:
+            notes.add(FindingCode.TIMEOUT, stage=notes.stage)
     except Exception as error:  # noqa: BLE001 - a server's nonsense must not become a 500
         # The type only: an exception's text might quote what was sent.
         log.warning("verification of %s:%d ended with %s", host, port, type(error).__name__)

@@ -9,7 +9,7 @@ import ssl
 
 import aiosmtplib
 
-from api.verification.notes import Notes
+from api.verification.notes import GRACE_SECONDS, Notes
 from api.verification.tls import causes, handshake_failure, legacy_context
 from domain.verification import FindingCode, NotChecked, Security, SmtpProbe
 
@@ -104,7 +104,7 @@ async def check_smtp(probe: SmtpProbe, notes: Notes, context: ssl.SSLContext) ->
         use_tls=implicit,
         start_tls=False,
         tls_context=context,
-        timeout=probe.timeout_seconds,
+        timeout=probe.timeout_seconds + GRACE_SECONDS,
         local_hostname=_local_name(sock),
     )
     try:
