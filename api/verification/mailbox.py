@@ -159,8 +159,8 @@ def _pop3(probe: MailboxProbe, sock: socket.socket, notes: Notes) -> None:
         else:
             pop.user(probe.account.username)
             pop.pass_(probe.account.password)
-    except poplib.error_proto:
-        raise notes.stop(FindingCode.AUTH_FAILED, method=method) from None
+    except poplib.error_proto as refusal:
+        raise notes.stop(FindingCode.AUTH_FAILED, method=method, detail=_reply(refusal)) from None
     except OSError as error:
         raise _failure(notes, error) from None
     notes.add(FindingCode.AUTH_OK, method=method)
@@ -174,6 +174,9 @@ def _imap4(probe: MailboxProbe, sock: socket.socket, notes: Notes) -> None:
         raise _failure(notes, error) from None
     notes.add(FindingCode.CONNECTED, tls=notes.tls_version or "")
     notes.set_capabilities(list(imap.capabilities))
+    if "LOGINDISABLED" in imap.capabilities and probe.account is not None:
+        # RFC 3501: the server refuses LOGIN here, whatever the password.
+        raise notes.stop(FindingCode.AUTH_FAILED, method="LOGIN", detail="LOGINDISABLED")
     if _not_checked(probe, notes):
         _quit(imap.logout)
         return
@@ -183,12 +186,18 @@ def _imap4(probe: MailboxProbe, sock: socket.socket, notes: Notes) -> None:
         imap.login(probe.account.username, probe.account.password)
     except imaplib.IMAP4.abort as error:
         raise _failure(notes, error) from None
-    except imaplib.IMAP4.error:
-        raise notes.stop(FindingCode.AUTH_FAILED, method="LOGIN") from None
+    except imaplib.IMAP4.error as refusal:
+        raise notes.stop(FindingCode.AUTH_FAILED, method="LOGIN", detail=_reply(refusal)) from None
     except OSError as error:
         raise _failure(notes, error) from None
     notes.add(FindingCode.AUTH_OK, method="LOGIN")
     _quit(imap.logout)
+
+
+def _reply(error: Exception) -> str:
+    """The server's own words from a refusal (poplib and imaplib keep them as bytes or text)."""
+    reply = error.args[0] if error.args else ""
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)).strip()
 
 
 def _quit(close: Callable[[], object]) -> None:

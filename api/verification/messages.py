@@ -17,7 +17,7 @@ _TEXT: dict[str, dict[FindingCode, str]] = {
         FindingCode.AUTH_METHOD_NOT_OFFERED: "{endpoint} does not offer the authentication method {method} "
         "(offered: {offered}).",
         FindingCode.APOP_NOT_SUPPORTED: "APOP is configured, but the greeting of {endpoint} has no APOP timestamp.",
-        FindingCode.AUTH_FAILED: "{endpoint} refused the user name or password ({method}).",
+        FindingCode.AUTH_FAILED: "{endpoint} refused the user name or password ({method}){detail}.",
         FindingCode.AUTH_OK: "Signed in to {endpoint} ({method}).",
         FindingCode.AUTH_NOT_CHECKED: "Signing in was not checked: {reason}.",
         FindingCode.PROTOCOL_ERROR: "{endpoint} does not answer as a {protocol} server would{detail}.",
@@ -34,7 +34,7 @@ _TEXT: dict[str, dict[FindingCode, str]] = {
         FindingCode.AUTH_METHOD_NOT_OFFERED: "{endpoint}は認証方式{method}に対応していません(対応: {offered})。",
         FindingCode.APOP_NOT_SUPPORTED: "APOPが設定されていますが、"
         "{endpoint}の応答にAPOPのタイムスタンプがありません。",
-        FindingCode.AUTH_FAILED: "{endpoint}でユーザー名またはパスワードが拒否されました({method})。",
+        FindingCode.AUTH_FAILED: "{endpoint}でユーザー名またはパスワードが拒否されました({method}){detail}。",
         FindingCode.AUTH_OK: "{endpoint}にサインインできました({method})。",
         FindingCode.AUTH_NOT_CHECKED: "サインインは確認していません: {reason}。",
         FindingCode.PROTOCOL_ERROR: "{endpoint}の応答は{protocol}サーバーのものではありません{detail}。",

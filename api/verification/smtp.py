@@ -174,7 +174,8 @@ async def _sign_in(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes) -> Non
     try:
         await sign_in(account.username, account.password)
     except aiosmtplib.SMTPResponseException as error:
-        raise notes.stop(FindingCode.AUTH_FAILED, method=probe.mechanism, detail=f"{error.code}") from None
+        reply = f"{error.code} {error.message}".strip()
+        raise notes.stop(FindingCode.AUTH_FAILED, method=probe.mechanism, detail=reply) from None
     except (aiosmtplib.SMTPException, OSError) as error:
         raise _protocol_error(notes, error) from None
     notes.add(FindingCode.AUTH_OK, method=probe.mechanism)

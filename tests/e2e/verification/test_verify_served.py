@@ -23,7 +23,7 @@ from tests.support import free_port, token
 pytestmark = pytest.mark.slow
 
 WRONG_PASSWORD = "Wrong-pw-0c5d7e19aa"
-SECRETS = (PASSWORD, SENDER_PASSWORD, WRONG_PASSWORD)
+SECRETS = (PASSWORD, SENDER_PASSWORD, WRONG_PASSWORD, USER, SENDER)
 
 
 @dataclass
