@@ -35,6 +35,7 @@ def credentials_from(user: str | None, sending_user: str | None, lines: Sequence
 
 
 async def verify_server(server: Server, credentials: Credentials | None, verifier: MailVerifier) -> Report:
+    """The report on this server's current settings."""
     return await verifier.verify(server.settings, credentials)
 
 

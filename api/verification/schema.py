@@ -21,7 +21,7 @@ VerificationStatus = strawberry.enum(DomainStatus, name="VerificationStatus")
 VerificationFindingCode = strawberry.enum(DomainFindingCode, name="VerificationFindingCode")
 
 
-@strawberry.type
+@strawberry.type(description="One thing the check found, with what it means on its own.")
 class VerificationFinding:
     code: VerificationFindingCode  # type: ignore[valid-type]
     status: VerificationStatus  # type: ignore[valid-type]
@@ -80,7 +80,7 @@ class VerifyMailServerInput:
     credentials: VerifyCredentialsInput | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The report, or errors (NOT_FOUND, RATE_LIMITED) and no report.")
 class VerifyMailServerPayload:
     status: VerificationStatus | None  # type: ignore[valid-type]
     outgoing: EndpointVerification | None
@@ -109,6 +109,8 @@ class VerifyMailServerPayload:
 
 @strawberry.type
 class VerificationMutation:
+    """The verification mutation, composed into the schema's Mutation."""
+
     @strawberry.mutation(
         permission_classes=[IsAdmin],
         description="Admin: connects to the server's outgoing and incoming servers as a mail client would "
