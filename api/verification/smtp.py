@@ -111,6 +111,7 @@ async def check_smtp(probe: SmtpProbe, notes: Notes, context: ssl.SSLContext) ->
         await _session(smtp, probe, notes, context)
     finally:
         smtp.close()
+        sock.close()  # when the connection failed before aiosmtplib took the socket over
 
 
 async def _session(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes, context: ssl.SSLContext) -> None:

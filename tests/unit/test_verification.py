@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from api.verification.command import EXIT_CODES, credentials_from
+from api.verification.command import EXIT_CODES, credentials_from, problem_with
 from api.verification.messages import finding_message
 from api.verification.redaction import secrets_in
 from domain.model import Settings
@@ -139,3 +141,27 @@ def test_the_cli_reads_the_sending_password_from_the_second_line_only_with_a_sen
     both = credentials_from("alice", "alice-out", ["pw-a", "pw-s"])
     assert both == Credentials(username="alice", password="pw-a", sending_username="alice-out", sending_password="pw-s")
     assert credentials_from("alice", None, ["pw-a", "ignored"]) == Credentials(username="alice", password="pw-a")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"password_stdin": True}, "--password-stdin and --sending-user need --user"),
+        ({"sending_user": "out"}, "--password-stdin and --sending-user need --user"),
+        ({"user": "alice"}, "give the password on stdin with --password-stdin"),
+        ({"user": "alice", "password_stdin": True}, "no password on stdin"),
+        ({"user": "alice", "password_stdin": True, "lines": [""]}, "no password on stdin"),
+        (
+            {"user": "alice", "password_stdin": True, "sending_user": "out", "lines": ["pw"]},
+            "--sending-user needs its password on the second line of stdin",
+        ),
+        ({"lang": "de"}, "--lang must be en or ja"),
+        ({}, None),
+        ({"user": "alice", "password_stdin": True, "sending_user": "out", "lines": ["pw", "pw2"], "lang": "ja"}, None),
+    ],
+)
+def test_the_cli_refuses_an_incomplete_command_line_before_anything_is_tried(
+    arguments: dict[str, Any], problem: str | None
+):
+    given: dict[str, Any] = {"user": None, "password_stdin": False, "sending_user": None, "lang": None, "lines": []}
+    assert problem_with(**{**given, **arguments}) == problem
