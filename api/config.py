@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,15 @@ MIN_SECRET_BYTES = 32
 
 class ConfigError(Exception):
     """The environment asks for something we cannot run with."""
+
+
+def _check_ca_file(path: str) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {path}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError):
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: {path} holds no PEM CA certificate") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,8 +49,8 @@ class Config:
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
         jwks_file = env.get("MAILREG_JWT_JWKS_FILE")
         ca_file = env.get("MAILREG_VERIFY_CA_FILE") or None
-        if ca_file is not None and not Path(ca_file).is_file():
-            raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {ca_file}")
+        if ca_file is not None:
+            _check_ca_file(ca_file)
         try:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:

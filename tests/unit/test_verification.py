@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api.config import Config, ConfigError
 from api.verification.command import EXIT_CODES, credentials_from, problem_with
 from api.verification.messages import finding_message
 from api.verification.redaction import secrets_in
@@ -165,3 +167,16 @@ def test_the_cli_refuses_an_incomplete_command_line_before_anything_is_tried(
 ):
     given: dict[str, Any] = {"user": None, "password_stdin": False, "sending_user": None, "lang": None, "lines": []}
     assert problem_with(**{**given, **arguments}) == problem
+
+
+def test_an_extra_ca_file_that_is_missing_or_not_pem_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for path, reason in [(tmp_path / "missing.pem", "no file"), (junk, "holds no PEM CA certificate")]:
+        monkeypatch.setenv("MAILREG_VERIFY_CA_FILE", str(path))
+        with pytest.raises(ConfigError, match=reason):
+            Config.from_env()
+    monkeypatch.delenv("MAILREG_VERIFY_CA_FILE")
+    assert Config.from_env().verify_ca_file is None
