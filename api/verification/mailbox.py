@@ -90,10 +90,15 @@ def _tls(probe: MailboxProbe, sock: socket.socket, context: ssl.SSLContext, note
     except OSError as error:
         sock.close()
         code, detail = handshake_failure(error)
-        if code is FindingCode.TLS_VERSION_TOO_OLD:
-            notes.set_tls_version(old_tls_version(probe.host, probe.port, probe.timeout_seconds + GRACE_SECONDS, notes))
         if code is FindingCode.TIMEOUT:
             raise notes.stop(code, stage=notes.stage) from None
+        if code in (FindingCode.TLS_VERSION_TOO_OLD, FindingCode.TLS_HANDSHAKE_FAILED):
+            # As for SMTP: a handshake offering only old versions tells a
+            # server stuck on them from one that hung up for another reason.
+            version = old_tls_version(probe.host, probe.port, probe.timeout_seconds + GRACE_SECONDS, notes)
+            if version is not None:
+                notes.set_tls_version(version)
+                raise notes.stop(FindingCode.TLS_VERSION_TOO_OLD) from None
         raise notes.stop(code, detail=detail) from None
     notes.watch(wrapped)
     notes.set_tls_version(wrapped.version())
