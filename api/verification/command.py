@@ -16,7 +16,7 @@ from api.verification.messages import finding_message
 from api.verification.service import MailVerifier
 from domain.model import Server
 from domain.verification import Credentials, Report, VerificationStatus
-from events.registry import MailServerRegistry
+from events.application.service import MailServerService
 
 EXIT_CODES = {VerificationStatus.OK: 0, VerificationStatus.WARNING: 1, VerificationStatus.FAILED: 2}
 BAD_INPUT = 2
@@ -36,11 +36,11 @@ def run(
         print(f"mailreg: {problem}", file=sys.stderr)
         return BAD_INPUT
     try:
-        snapshot = asyncio.run(with_engine(config, lambda engine: MailServerRegistry(engine).current()))
+        current = asyncio.run(with_engine(config, lambda engine: MailServerService(engine).current()))
     except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
         print(f"mailreg: verify failed: {error.__class__.__name__}: {error}", file=sys.stderr)
         return BAD_INPUT
-    server = snapshot.registry.holder_of(code.strip())
+    server = current.server_list.holder_of(code.strip())
     if server is None:
         print(f"mailreg: no mail server with the code {code.strip()!r}", file=sys.stderr)
         return BAD_INPUT

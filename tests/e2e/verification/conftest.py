@@ -15,8 +15,9 @@ from aiosmtpd.controller import Controller
 
 from api.app import create_app
 from tests.e2e.api_client import GraphQLClient
-from tests.e2e.conftest import Deployment, config_for, migrated, sqlite_url
+from tests.e2e.conftest import Deployment, migrated, sqlite_url
 from tests.e2e.eventlog import EventLog
+from tests.e2e.live import config_for
 from tests.e2e.verification.mailservers import Certificates, Dovecot, OldTls, Silent, smtp_server
 from tests.support import free_port
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from tests.e2e.api_client import GraphQLClient
-from tests.e2e.conftest import LiveServer, sqlite_url
+from tests.e2e.conftest import sqlite_url
 from tests.e2e.eventlog import EventLog
+from tests.e2e.live import LiveServer
 from tests.e2e.verification.conftest import VERIFY, MailServers, codes, incoming, outgoing, register, verify
 from tests.e2e.verification.mailservers import PASSWORD, SENDER, SENDER_PASSWORD, USER, smtp_server
 from tests.support import free_port, token
