@@ -21,6 +21,7 @@ from api.metrics import Metrics
 from api.request_guard import GraphQLRequestGuard
 from api.request_id import RequestId
 from api.services import Services
+from api.verification.service import MailVerifier
 from events.application.history import History
 from events.application.service import MailServerService
 from events.database import create_engine
@@ -62,6 +63,7 @@ def create_app(config: Config) -> Starlette:
         history=History(engine),
         feed=feed,
         metrics=metrics,
+        verification=MailVerifier(config.verify_ca_file),
     )
     graphql = GraphQLApp(services, allowed_origins=config.cors_origins)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,15 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 class ConfigError(Exception):
     """The environment asks for something we cannot run with."""
+
+
+def _check_ca_file(path: str) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {path}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError):
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: {path} holds no PEM CA certificate") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +46,7 @@ class Config:
     log_format: str
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
+    verify_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -49,6 +60,9 @@ class Config:
             raise ConfigError(f"MAILREG_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
         jwks_file = env.get("MAILREG_JWT_JWKS_FILE")
+        ca_file = env.get("MAILREG_VERIFY_CA_FILE") or None
+        if ca_file is not None:
+            _check_ca_file(ca_file)
         try:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
@@ -72,6 +86,7 @@ class Config:
             log_format=env.get("MAILREG_LOG_FORMAT", "text"),
             log_level=log_level,
             cors_origins=origins,
+            verify_ca_file=Path(ca_file) if ca_file else None,
         )
 
     @property
