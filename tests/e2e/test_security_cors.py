@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
 from tests.e2e.conftest import sqlite_url
-from tests.e2e.hardening import ADMIN, GRAPHQL_TRANSPORT_WS
+from tests.e2e.hardening import ADMIN, GRAPHQL_TRANSPORT_WS, in_process
 from tests.e2e.live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -97,3 +98,15 @@ async def test_a_websocket_from_another_origin_is_refused_at_the_handshake(serve
         await handshake(server, REFUSED)
 
     assert refused.value.response.status_code == 403
+
+
+async def test_by_default_no_other_origin_is_allowed(tmp_path: Path):
+    async with in_process(sqlite_url(tmp_path), tmp_path) as site:
+        checked = await site.http.options(
+            "/graphql",
+            headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"},
+        )
+        answered = await site.post({"query": "{ __typename }"}, headers={"Origin": ALLOWED})
+
+    assert checked.status_code == 400 and "access-control-allow-origin" not in checked.headers
+    assert answered.status_code == 200 and "access-control-allow-origin" not in answered.headers
