@@ -15,7 +15,8 @@ from typing import Any, cast
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -24,6 +25,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
+
+import api
 
 from api.auth import TokenVerifier
 from api.cache import ResponseCache, cache_key, operation_of
@@ -272,6 +275,8 @@ def create_app(config: Config) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
+            # The admin screens: static files that use the public GraphQL API only.
+            Mount("/admin", StaticFiles(packages=[(api.__name__, "admin")], html=True), name="admin"),
         ],
         lifespan=lifespan,
     )
