@@ -10,7 +10,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.auth import Principal, TokenVerifier
-from api.errors import forbidden, unauthenticated
+from api.errors import FORBIDDEN_MESSAGE, UNAUTHENTICATED_MESSAGE
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -32,6 +32,13 @@ class Context:
         """Set the principal from an Authorization value; a missing or bad token leaves none."""
         self.principal = verifier.principal(authorization)
 
+    @property
+    def caller(self) -> Principal:
+        """The signed-in principal of a field guarded by IsSignedIn or IsAdmin."""
+        if self.principal is None:
+            raise RuntimeError("caller read on a field without a permission class")
+        return self.principal
+
     async def current(self) -> Snapshot:
         """The list for this request: one snapshot, however many fields read it."""
         # Only plain HTTP requests keep one: a websocket lives on and must see changes.
@@ -44,31 +51,25 @@ class Context:
         return snapshot
 
 
-def signed_in(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    if principal is None:
-        raise unauthenticated()
-    return principal
-
-
-def admin(info: Info[Context, Any]) -> Principal:
-    principal = signed_in(info)
-    if not principal.is_admin:
-        raise forbidden()
-    return principal
-
-
 class IsSignedIn(BasePermission):
-    message = "A valid bearer token is required."
+    """Admits any caller with a valid token; refuses the others with UNAUTHENTICATED."""
+
+    message = UNAUTHENTICATED_MESSAGE
+    error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        signed_in(info)
-        return True
+        return info.context.principal is not None
 
 
 class IsAdmin(BasePermission):
-    message = "This operation needs the admin role."
+    """Admits tokens with the admin role; refuses other tokens with FORBIDDEN and no token with UNAUTHENTICATED."""
+
+    message = FORBIDDEN_MESSAGE
+    error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        admin(info)
-        return True
+        principal = info.context.principal
+        if principal is None:
+            # Strawberry raises one message per permission class; no token is the signed-in check's refusal.
+            IsSignedIn().on_unauthorized()
+        return principal is not None and principal.is_admin

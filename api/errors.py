@@ -109,20 +109,10 @@ def message(problem: Problem, lang: str) -> str:
     return _MESSAGES[lang][problem.code].format(field=field, range=_RANGES.get(last, ""))
 
 
-def top_level(code: str, message_text: str) -> GraphQLError:
-    return GraphQLError(message_text, extensions={"code": code})
-
-
-def unauthenticated() -> GraphQLError:
-    return top_level("UNAUTHENTICATED", "A valid bearer token is required.")
-
-
-def forbidden() -> GraphQLError:
-    return top_level("FORBIDDEN", "This operation needs the admin role.")
+UNAUTHENTICATED_MESSAGE = "A valid bearer token is required."
+FORBIDDEN_MESSAGE = "This operation needs the admin role."
 
 
 def bad_user_input(text: str) -> GraphQLError:
-    return top_level("BAD_USER_INPUT", text)
-
-
-EXPOSED_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "SERVICE_UNAVAILABLE"})
+    """A top-level error for arguments the schema accepts but the operation cannot use."""
+    return GraphQLError(text, extensions={"code": "BAD_USER_INPUT"})

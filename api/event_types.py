@@ -116,8 +116,12 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
 
 @strawberry.type
 class PageInfo:
+    """Where a page of the log stands: whether matching events lie beyond either end."""
+
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool
+    start_cursor: str | None
 
 
 @strawberry.type

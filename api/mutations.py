@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.unset import UnsetType
 
-from api.context import Context, IsAdmin, admin
+from api.context import Context, IsAdmin
 from api.errors import message
 from api.inputs import (
     AddMailServerInput,
@@ -102,10 +102,9 @@ async def _run(
     respond: Callable[[Registry, Sequence[Event]], JsonDict],
     build: Callable[[JsonDict | None, list[UserError]], P],
 ) -> P:
-    principal = admin(info)
     key = None if input is None or isinstance(input.idempotency_key, UnsetType) else input.idempotency_key
     request = Request(
-        actor=principal.subject,
+        actor=info.context.caller.subject,
         correlation_id=info.context.correlation_id,
         idempotency_key=key,
         fingerprint={"operation": operation, "input": fingerprint(input)},
@@ -194,7 +193,6 @@ class Mutation:
         def build(r: JsonDict | None, e: list[UserError]) -> RestoreMailServersPayload:
             return RestoreMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e)
 
-        admin(info)
         target = await info.context.services.history.registry_at(input.as_of)
         if target is None:
             return build(None, _user_errors(info, [Problem(("asOf",), ErrorCode.NOT_FOUND)]))

@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from api.context import Context, admin, signed_in
+from api.context import Context, IsAdmin, IsSignedIn
 from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
 from api.types import MailServerChoice, choices
@@ -87,11 +87,12 @@ async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Admin: every event from now on, or after a cursor first.")
+    @strawberry.subscription(
+        permission_classes=[IsAdmin], description="Admin: every event from now on, or after a cursor first."
+    )
     async def mail_server_events(
         self, info: Info[Context, Any], after: str | None = None
     ) -> AsyncIterator[DomainEvent]:
-        admin(info)
         async with info.context.services.engine.connect() as conn:
             if after is None:
                 # "From now on" means after the newest committed event, which the
@@ -104,7 +105,8 @@ class Subscription:
                 start = parsed
         return _events(info, info.context.services.feed, start)
 
-    @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
+    @strawberry.subscription(
+        permission_classes=[IsSignedIn], description="Any signed-in user: the choices now, then after each change."
+    )
     async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
-        signed_in(info)
         return _choices(info, info.context.services.feed)

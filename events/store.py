@@ -120,15 +120,22 @@ async def read(
     after: int = 0,
     limit: int | None = None,
     until: int | None = None,
+    before: int | None = None,
     where: Sequence[sa.ColumnElement[bool]] = (),
+    newest: bool = False,
 ) -> list[RecordedEvent]:
-    """Events of the whole log after position `after`, oldest first."""
-    query = events.select().where(events.c.position > after, *where).order_by(events.c.position)
+    """Events of the whole log after position `after` (up to `until`, below
+    `before`), oldest first; `limit` keeps the oldest, or with `newest` the newest."""
+    order = events.c.position.desc() if newest else events.c.position
+    query = events.select().where(events.c.position > after, *where).order_by(order)
     if until is not None:
         query = query.where(events.c.position <= until)
+    if before is not None:
+        query = query.where(events.c.position < before)
     if limit is not None:
         query = query.limit(limit)
-    return [_recorded(row) for row in await conn.execute(query)]
+    rows = [_recorded(row) for row in await conn.execute(query)]
+    return rows[::-1] if newest else rows
 
 
 async def last_position(conn: AsyncConnection) -> int:
