@@ -26,8 +26,6 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
-import api
-
 from api.auth import TokenVerifier
 from api.cache import ResponseCache, cache_key, operation_of
 from api.config import Config
@@ -276,7 +274,7 @@ def create_app(config: Config) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             # The admin screens: static files that use the public GraphQL API only.
-            Mount("/admin", StaticFiles(packages=[(api.__name__, "admin")], html=True), name="admin"),
+            Mount("/admin", StaticFiles(packages=[("api", "admin")], html=True), name="admin"),
         ],
         lifespan=lifespan,
     )
