@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.e2e.browser import (
     ADMIN_TOKEN,
+    DESKTOP,
+    PHONE,
     Api,
     browser,
     context,
     open_tab,
+    screen,
     server,
     sign_in_link,
 )
@@ -240,4 +243,190 @@ def test_the_printed_link_signs_in_and_leaves_the_address(server: LiveServer, co
     tab.page.get_by_role("button", name="サインアウト").click()
     expect(heading(tab.page, "サインイン")).to_be_visible()
     assert tab.page.evaluate("sessionStorage.getItem('mailreg.token')") is None
+    tab.assert_no_console_errors()
+
+
+def test_live_between_two_browsers(server: LiveServer, browser: Browser, tmp_path_factory: pytest.TempPathFactory):
+    api = Api(server)
+    api.delete_all()
+    first = api.add("live-a", "Live A")
+    second = api.add("live-b", "Live B")
+    contexts = [browser.new_context(viewport=DESKTOP) for _ in range(2)]
+    a, b = (open_tab(c) for c in contexts)
+    try:
+        for tab in (a, b):
+            tab.page.goto(sign_in_link(server))
+            expect(row(tab.page, "live-a")).to_be_visible()
+            expect(tab.page.locator("#live")).to_have_text("ライブ更新中")
+        a.page.evaluate("window.notReloaded = true")
+
+        # A change saved in B shows in A's list.
+        b.page.goto(screen(server, f"/servers/{first}/edit"))
+        b.page.get_by_label("メールサーバーの名称", exact=True).fill("Live A2")
+        b.page.get_by_role("button", name="変更する", exact=True).click()
+        expect(heading(b.page, "メールサーバーの詳細")).to_be_visible()
+        expect(row(a.page, "live-a")).to_contain_text("Live A2")
+
+        # A's detail and history follow changes made elsewhere.
+        row(a.page, "live-b").get_by_role("link", name="Live B").click()
+        expect(heading(a.page, "メールサーバーの詳細")).to_be_visible()
+        api.gql(
+            "mutation($id: ID!) { changeMailServer(input: {id: $id, outgoing: {port: 2525}}) { errors { code } } }",
+            {"id": second},
+        )
+        expect(main(a.page).get_by_role("table")).to_contain_text("送信メールサーバーポート番号: 25 → 2525")
+        expect(main(a.page)).to_contain_text("2525")
+
+        # A change form whose server changed meanwhile says so, keeps what was typed, and offers the new values.
+        main(a.page).get_by_role("link", name="変更する").click()
+        expect(heading(a.page, "メールサーバーの変更")).to_be_visible()
+        a.page.get_by_label("メールサーバーの名称", exact=True).fill("A's name")
+        api.gql(
+            "mutation($id: ID!, $name: String) { changeMailServer(input: {id: $id, name: $name}) { errors { code } } }",
+            {"id": second, "name": "B's name"},
+        )
+        expect(main(a.page).get_by_role("status")).to_contain_text("他の操作で変更されました")
+        a.page.get_by_role("button", name="変更する", exact=True).click()
+        expect(main(a.page).get_by_role("alert")).to_contain_text("他の操作で変更されました")
+        expect(a.page.get_by_label("メールサーバーの名称", exact=True)).to_have_value("A's name")
+        assert "B's name" in str(api.gql("{ mailServers { items { name } } }"))
+        a.shot("ja-change-conflict")
+        a.page.get_by_role("button", name="新しい値を読み込む").click()
+        expect(a.page.get_by_label("メールサーバーの名称", exact=True)).to_have_value("B's name")
+
+        # The user-account preview's drop-down follows a reorder made by drag and drop in B.
+        a.page.get_by_role("navigation").get_by_role("link", name="ユーザーアカウントのメール設定").click()
+        expect(heading(a.page, "ユーザーアカウントのメール設定")).to_be_visible()
+        choices = a.page.get_by_label("メールサーバー", exact=True).locator("option")
+        expect(choices).to_have_text(["(選択してください)", "Live A2", "B's name"])
+        a.page.get_by_label("メールサーバー", exact=True).select_option(label="Live A2")
+        a.shot("ja-preview")
+        b.page.goto(screen(server, "/reorder"))
+        items = main(b.page).get_by_role("listitem")
+        expect(items).to_have_count(2)
+        items.nth(1).drag_to(items.nth(0))
+        expect(items.first).to_contain_text("live-b")
+        main(b.page).get_by_role("button", name="変更する", exact=True).click()
+        expect(heading(b.page, "メールサーバーの設定")).to_be_visible()
+        expect(choices).to_have_text(["(選択してください)", "B's name", "Live A2"])
+        expect(a.page.get_by_label("メールサーバー", exact=True)).to_have_value(first)
+
+        # After the connection drops, the page resumes after the last event it saw.
+        a.page.get_by_role("navigation").get_by_role("link", name="変更履歴").click()
+        expect(heading(a.page, "変更履歴")).to_be_visible()
+        other = LiveServer(database_url=server.database_url, data_dir=tmp_path_factory.mktemp("admin-other")).start()
+        try:
+            server.stop()
+            expect(a.page.locator("#live")).to_have_text("再接続しています…")
+            Api(other).gql(
+                "mutation($id: ID!) { deleteMailServer(input: {id: $id}) { errors { code } } }", {"id": first}
+            )
+            server.start()
+        finally:
+            other.stop()
+        expect(a.page.locator("#live")).to_have_text("ライブ更新中", timeout=20_000)
+        rows = main(a.page).locator("tbody").get_by_role("row")
+        expect(rows.first).to_contain_text("削除")
+        expect(rows.first).to_contain_text("live-a")
+        assert a.page.evaluate("window.notReloaded") is True
+        # While the server was away, Chromium reports the failed reconnection attempts; nothing else.
+        for tab in (a, b):
+            tab.problems[:] = [p for p in tab.problems if "WebSocket connection" not in p]
+            tab.assert_no_console_errors()
+    finally:
+        for c in contexts:
+            c.close()
+
+
+def test_the_same_screens_in_english(server: LiveServer, context: BrowserContext):
+    api = Api(server)
+    api.delete_all()
+    first = api.add("hq", "Head office")
+    api.add("branch", "Branch office")
+    tab = open_tab(context)
+    page = tab.page
+    page.goto(sign_in_link(server, lang="en"))
+    expect(heading(page, "Mail server settings")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    for name in ["Add mail server", "Reorder mail servers", "Delete all mail servers", "Change history"]:
+        expect(main(page).get_by_role("link", name=name, exact=True)).to_be_visible()
+    tab.shot("en-list")
+
+    # Remembered without ?lang=.
+    page.goto(f"{server.url}/admin/#/servers/new")
+    expect(heading(page, "Add mail server")).to_be_visible()
+    page.get_by_label("Mail server code", exact=True).fill("new")
+    page.get_by_label("Mail server name", exact=True).fill("New")
+    for legend in ["OAuth", "Outgoing mail server", "Encryption", "Incoming mail server", "Protocol", "APOP"]:
+        expect(group(page, legend)).to_be_visible()
+    page.get_by_label("Use OAuth for sending and receiving", exact=True).check()
+    page.get_by_label("OAuth client", exact=True).select_option(label="Microsoft")
+    expect(page.get_by_label("Outgoing server (SMTP)", exact=True)).to_have_value("smtp.office365.com")
+    expect(group(page, "Encryption").get_by_label("Use STARTTLS", exact=True)).to_be_checked()
+    page.get_by_label("Use OAuth for sending and receiving", exact=True).uncheck()
+    page.get_by_label("Outgoing server (SMTP)", exact=True).fill("smtp.example.com")
+    page.get_by_label("Outgoing port", exact=True).fill("0")
+    page.get_by_label("SMTP authentication", exact=True).select_option("PLAIN")
+    group(page, "Sending account and password").get_by_label("Use the receiving account", exact=True).check()
+    page.get_by_label("Incoming server", exact=True).fill("pop.example.com")
+    page.get_by_label("Incoming port", exact=True).fill("110")
+    group(page, "APOP").get_by_label("Don't use", exact=True).check()
+    group(page, "Incoming mail server").get_by_label("Timeout", exact=True).select_option("30")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_label("Outgoing port", exact=True)).to_have_accessible_description(re.compile("out of range"))
+    tab.shot("en-add-error")
+    page.get_by_label("Outgoing port", exact=True).fill("587")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(row(page, "new")).to_contain_text("smtp.example.com:587")
+
+    row(page, "hq").get_by_role("link", name="Head office").click()
+    expect(heading(page, "Mail server details")).to_be_visible()
+    expect(main(page).get_by_role("button", name="Check connection")).to_be_visible()
+    expect(main(page).get_by_role("link", name="Change", exact=True)).to_be_visible()
+    tab.shot("en-detail")
+    main(page).get_by_role("link", name="Delete", exact=True).click()
+    expect(heading(page, "Delete mail server")).to_be_visible()
+    main(page).get_by_role("link", name="No", exact=True).click()
+    expect(heading(page, "Mail server details")).to_be_visible()
+
+    page.goto(screen(server, "/reorder"))
+    expect(heading(page, "Reorder mail servers")).to_be_visible()
+    item = main(page).get_by_role("listitem").filter(has_text="branch")
+    for name in ["Up", "To top", "To bottom"]:
+        expect(item.get_by_role("button", name=name, exact=True)).to_be_visible()
+    item.get_by_role("button", name="Down", exact=True).press("Enter")
+    main(page).get_by_role("button", name="Change", exact=True).click()
+    expect(heading(page, "Mail server settings")).to_be_visible()
+    assert listed_codes(page) == ["hq", "new", "branch"]
+
+    page.get_by_role("navigation").get_by_role("link", name="Change history").click()
+    expect(heading(page, "Change history")).to_be_visible()
+    expect(main(page).locator("tbody").get_by_role("row").first).to_contain_text("Reordered")
+    expect(main(page).get_by_role("button", name="Restore").first).to_be_visible()
+    tab.shot("en-history")
+    page.goto(screen(server, "/delete-all"))
+    expect(heading(page, "Delete all mail servers")).to_be_visible()
+    expect(main(page).get_by_role("button", name="Yes")).to_be_visible()
+    page.get_by_role("navigation").get_by_role("link", name="User account mail settings").click()
+    expect(page.get_by_label("Mail server", exact=True).locator("option")).to_have_text(
+        ["(choose one)", "Head office", "New", "Branch office"]
+    )
+
+    # The switch goes back to Japanese, and is remembered.
+    page.get_by_role("button", name="日本語").click()
+    expect(heading(page, "ユーザーアカウントのメール設定")).to_be_visible()
+    page.reload()
+    expect(heading(page, "ユーザーアカウントのメール設定")).to_be_visible()
+    page.get_by_role("button", name="English").click()
+
+    # Usable at 390 px: nothing wider than the screen.
+    page.set_viewport_size(PHONE)
+    page.goto(f"{server.url}/admin/#/")
+    expect(row(page, "hq")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    tab.shot("en-list-phone")
+    page.goto(screen(server, f"/servers/{first}/edit"))
+    expect(heading(page, "Change mail server")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    tab.shot("en-change-phone")
     tab.assert_no_console_errors()
