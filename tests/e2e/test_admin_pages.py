@@ -233,19 +233,6 @@ def test_the_whole_story_in_japanese(server: LiveServer, context: BrowserContext
     tab.assert_no_console_errors()
 
 
-def test_the_printed_link_signs_in_and_leaves_the_address(server: LiveServer, context: BrowserContext):
-    tab = open_tab(context)
-    tab.page.goto(sign_in_link(server))
-    expect(heading(tab.page, "メールサーバーの設定")).to_be_visible()
-    assert ADMIN_TOKEN not in tab.page.url
-    assert tab.page.evaluate("sessionStorage.getItem('mailreg.token')") == ADMIN_TOKEN
-    assert tab.page.evaluate("Object.values(localStorage).join()").find(ADMIN_TOKEN) == -1
-    tab.page.get_by_role("button", name="サインアウト").click()
-    expect(heading(tab.page, "サインイン")).to_be_visible()
-    assert tab.page.evaluate("sessionStorage.getItem('mailreg.token')") is None
-    tab.assert_no_console_errors()
-
-
 def test_live_between_two_browsers(server: LiveServer, browser: Browser, tmp_path_factory: pytest.TempPathFactory):
     api = Api(server)
     api.delete_all()
@@ -430,3 +417,40 @@ def test_the_same_screens_in_english(server: LiveServer, context: BrowserContext
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     tab.shot("en-change-phone")
     tab.assert_no_console_errors()
+
+
+def test_the_embedded_default_prints_a_link_that_signs_in(browser: Browser, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("embedded")
+    embedded = LiveServer(
+        database_url=f"sqlite+aiosqlite:///{folder / 'mailreg.sqlite3'}",
+        data_dir=folder,
+        extra_env={"MAILREG_JWT_SECRET": ""},
+    ).start()
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        link = embedded.wait_for_output(r"admin screens.*: (http://\S+/admin/#token=(\S+))$")
+        assert link.group(1).startswith(embedded.url)
+        tab = open_tab(context)
+        tab.page.goto(link.group(1))
+        expect(heading(tab.page, "メールサーバーの設定")).to_be_visible()
+        assert "token" not in tab.page.url
+        assert tab.page.evaluate("sessionStorage.getItem('mailreg.token')") == link.group(2)
+        assert link.group(2) not in tab.page.evaluate("JSON.stringify(localStorage)")
+        tab.page.reload()
+        expect(heading(tab.page, "メールサーバーの設定")).to_be_visible()
+
+        # The server going away is a banner, not a blank page.
+        embedded.stop()
+        tab.page.get_by_role("navigation").get_by_role("link", name="変更履歴").click()
+        expect(tab.page.get_by_role("alert")).to_contain_text("サーバーに接続できません")
+        expect(main(tab.page).get_by_role("button", name="もう一度読み込む")).to_be_visible()
+        tab.shot("ja-server-away", full_page=False)
+        tab.problems[:] = [p for p in tab.problems if "ERR_CONNECTION_REFUSED" not in p]
+        tab.assert_no_console_errors()
+
+        tab.page.get_by_role("button", name="サインアウト").click()
+        expect(heading(tab.page, "サインイン")).to_be_visible()
+        assert tab.page.evaluate("sessionStorage.getItem('mailreg.token')") is None
+    finally:
+        context.close()
+        embedded.stop()

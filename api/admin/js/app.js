@@ -134,7 +134,13 @@ async function route() {
   try {
     await next.load();
   } catch (error) {
-    if (screen === next) fail(error);
+    if (screen !== next) return;
+    fail(error);
+    if (screen === next) {
+      main.replaceChildren(
+        h("div", { class: "card empty" }, h("p", {}, error.message), h("button", { type: "button", onclick: route }, t("retry"))),
+      );
+    }
     return;
   }
   if (screen !== next) return;

@@ -28,6 +28,7 @@ const WORDS = {
     "error.number": "数字で入力してください。",
     "error.summary": "入力内容を確認してください。",
     "dismiss": "閉じる",
+    "retry": "もう一度読み込む",
 
     "list.title": "メールサーバーの設定",
     "list.add": "メールサーバーを追加する",
@@ -190,6 +191,7 @@ const WORDS = {
     "error.number": "Enter a number.",
     "error.summary": "Please check the highlighted fields.",
     "dismiss": "Dismiss",
+    "retry": "Try again",
 
     "list.title": "Mail server settings",
     "list.add": "Add mail server",
