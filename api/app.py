@@ -36,6 +36,7 @@ from api.logs import RequestId
 from api.metrics import Metrics
 from api.schema import schema
 from api.services import Services
+from api.verification.service import MailVerifier
 from events import migrate
 from events.database import create_engine
 from events.feed import EventFeed
@@ -241,6 +242,7 @@ def create_app(config: Config) -> Starlette:
         history=History(engine),
         feed=feed,
         metrics=metrics,
+        verification=MailVerifier(config.verify_ca_file),
     )
     graphql = GraphQLApp(services)
 

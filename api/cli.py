@@ -275,5 +275,67 @@ def import_log(
     )
 
 
+@app.command()
+def verify(
+    code: Annotated[str, typer.Argument(help="The mail server's code.")],
+    user: Annotated[str | None, typer.Option("--user", help="The receiving account to sign in with.")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of stdin (with --sending-user, its password from the second).",
+        ),
+    ] = False,
+    sending_user: Annotated[
+        str | None, typer.Option("--sending-user", help="The sending account, for SMTP set to SENDING_ACCOUNT.")
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="en or ja (default: from LANG).")] = None,
+) -> None:
+    """Check a server's settings against the real mail servers, as a mail client
+    would; exit 0 when OK, 1 on a WARNING, 2 when FAILED (or on bad input)."""
+    from api.setup import with_engine
+    from api.verification.command import (
+        EXIT_CODES,
+        credentials_from,
+        language_from_environment,
+        render,
+        verify_server,
+    )
+    from api.verification.service import MailVerifier
+    from events.registry import MailServerRegistry
+
+    config = _config()
+    if user is None and (password_stdin or sending_user is not None):
+        typer.echo("mailreg: --password-stdin and --sending-user need --user", err=True)
+        raise typer.Exit(2)
+    if user is not None and not password_stdin:
+        typer.echo("mailreg: give the password on stdin with --password-stdin", err=True)
+        raise typer.Exit(2)
+    lines = sys.stdin.read().splitlines() if password_stdin else []
+    if password_stdin and (not lines or not lines[0]):
+        typer.echo("mailreg: no password on stdin", err=True)
+        raise typer.Exit(2)
+    if lang not in (None, "en", "ja"):
+        typer.echo("mailreg: --lang must be en or ja", err=True)
+        raise typer.Exit(2)
+    missing = _sqlite_missing(config)
+    if missing is not None:
+        typer.echo(f"mailreg: no database at {missing}", err=True)
+        raise typer.Exit(2)
+    try:
+        snapshot = asyncio.run(with_engine(config, lambda engine: MailServerRegistry(engine).current()))
+    except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+        typer.echo(f"mailreg: verify failed: {error.__class__.__name__}: {error}", err=True)
+        raise typer.Exit(2) from None
+    server = snapshot.registry.holder_of(code.strip())
+    if server is None:
+        typer.echo(f"mailreg: no mail server with the code {code.strip()!r}", err=True)
+        raise typer.Exit(2)
+    credentials = credentials_from(user, sending_user, lines)
+    report = asyncio.run(verify_server(server, credentials, MailVerifier(config.verify_ca_file)))
+    typer.echo(render(server, report, lang or language_from_environment()), nl=False)
+    raise typer.Exit(EXIT_CODES[report.status])
+
+
 def main() -> None:
     app()

@@ -26,6 +26,7 @@ class Config:
     host: str
     port: int
     log_format: str
+    verify_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -37,6 +38,9 @@ class Config:
             raise ConfigError(f"MAILREG_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
         jwks_file = env.get("MAILREG_JWT_JWKS_FILE")
+        ca_file = env.get("MAILREG_VERIFY_CA_FILE") or None
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {ca_file}")
         try:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
@@ -52,6 +56,7 @@ class Config:
             host=env.get("MAILREG_HOST", "127.0.0.1"),
             port=port,
             log_format=env.get("MAILREG_LOG_FORMAT", "text"),
+            verify_ca_file=Path(ca_file) if ca_file else None,
         )
 
     @property

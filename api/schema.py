@@ -22,15 +22,22 @@ from api.event_types import EVENT_TYPES
 from api.history import HistoryQueries
 from api.limits import DepthLimit
 from api.metrics import OperationObserver
-from api.mutations import Mutation
+from api.mutations import Mutation as ServerMutations
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
+from api.verification.redaction import RedactCredentials
+from api.verification.schema import VerificationMutation
 
 log = logging.getLogger("mailreg.graphql")
 
 
 @strawberry.type
 class Query(ServerQueries, HistoryQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(ServerMutations, VerificationMutation):
     pass
 
 
@@ -107,6 +114,7 @@ schema = MailregSchema(
         lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
         OperationObserver,
+        RedactCredentials,
     ],
 )
 

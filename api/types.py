@@ -60,6 +60,7 @@ class UserErrorCode(Enum):
     VERSION_CONFLICT = "VERSION_CONFLICT"
     ORDER_MISMATCH = "ORDER_MISMATCH"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 @strawberry.type(description="An expected failure of a mutation.")
