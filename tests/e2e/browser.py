@@ -103,15 +103,17 @@ class Api:
         data: dict[str, Any] = body["data"]
         return data
 
-    def add(self, code: str, name: str, port: int = 25) -> str:
+    def add(
+        self, code: str, name: str, port: int = 25, host: str = "smtp.example.com", incoming_port: int = 143
+    ) -> str:
         payload = self.gql(
             "mutation($input: AddMailServerInput!) { addMailServer(input: $input) { server { id } errors { code } } }",
             {
                 "input": {
                     "code": code,
                     "name": name,
-                    "outgoing": {"host": "smtp.example.com", "port": port},
-                    "incoming": {"protocol": "IMAP4", "host": "imap.example.com", "port": 143},
+                    "outgoing": {"host": host, "port": port},
+                    "incoming": {"protocol": "IMAP4", "host": host.replace("smtp", "imap"), "port": incoming_port},
                 }
             },
         )["addMailServer"]

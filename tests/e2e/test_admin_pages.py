@@ -22,6 +22,7 @@ from tests.e2e.browser import (
     sign_in_link,
 )
 from tests.e2e.conftest import LiveServer
+from tests.support import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 __all__ = ["browser", "context", "server"]  # fixtures
@@ -330,6 +331,8 @@ def test_the_same_screens_in_english(server: LiveServer, context: BrowserContext
     api.delete_all()
     first = api.add("hq", "Head office")
     api.add("branch", "Branch office")
+    # Nothing listens on these ports: the connection check finds that out.
+    local = api.add("local", "Loopback", port=free_port(), host="127.0.0.1", incoming_port=free_port())
     tab = open_tab(context)
     page = tab.page
     page.goto(sign_in_link(server, lang="en"))
@@ -368,9 +371,17 @@ def test_the_same_screens_in_english(server: LiveServer, context: BrowserContext
 
     row(page, "hq").get_by_role("link", name="Head office").click()
     expect(heading(page, "Mail server details")).to_be_visible()
-    expect(main(page).get_by_role("button", name="Check connection")).to_be_visible()
     expect(main(page).get_by_role("link", name="Change", exact=True)).to_be_visible()
+    page.goto(screen(server, f"/servers/{local}"))
+    expect(heading(page, "Mail server details")).to_be_visible()
+    main(page).get_by_role("button", name="Check connection").click()
+    result = main(page).locator("#verify-result")
+    expect(result).to_contain_text("Failed")
+    expect(result.get_by_role("listitem")).to_have_count(2)
+    expect(result.get_by_role("listitem").first).to_contain_text("Nothing accepts connections")
     tab.shot("en-detail")
+    api.gql("mutation($id: ID!) { deleteMailServer(input: {id: $id}) { errors { code } } }", {"id": local})
+    page.goto(screen(server, f"/servers/{first}"))
     main(page).get_by_role("link", name="Delete", exact=True).click()
     expect(heading(page, "Delete mail server")).to_be_visible()
     main(page).get_by_role("link", name="No", exact=True).click()

@@ -182,7 +182,7 @@ export function detailScreen(ctx, [id]) {
     return h(
       "div",
       { id: "verify-result", class: "verify-result", tabindex: "-1", role: "status" },
-      h("p", {}, statusBadge(payload.status)),
+      h("p", { class: "overall" }, h("strong", {}, t("verify.overall")), " ", statusBadge(payload.status)),
       h("div", { class: "endpoints" }, endpoint(t("verify.outgoing"), payload.outgoing), endpoint(t("verify.incoming"), payload.incoming)),
     );
   }
