@@ -33,9 +33,15 @@ class Tab:
     def assert_no_console_errors(self) -> None:
         assert self.problems == [], "\n".join(self.problems)
 
-    def shot(self, name: str, *, full_page: bool = True) -> None:
+    def shot(self, name: str, *, full_page: bool = True, height: int | None = None) -> None:
+        """A screenshot under artifacts/admin/ (git-ignored); `height` crops it from the top."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+        path = str(ARTIFACTS / f"{name}.png")
+        if height is None:
+            self.page.screenshot(path=path, full_page=full_page)
+        else:
+            width = self.page.viewport_size["width"] if self.page.viewport_size else 1280
+            self.page.screenshot(path=path, clip={"x": 0, "y": 0, "width": width, "height": height})
 
 
 def open_tab(context: BrowserContext) -> Tab:
