@@ -212,7 +212,7 @@ export function detailScreen(ctx, [id]) {
           "section",
           { class: "card", "aria-labelledby": "history-title" },
           h("h2", { id: "history-title" }, t("detail.history")),
-          events.length ? historyTable(events) : h("p", { class: "muted" }, t("detail.noHistory")),
+          events.length ? historyTable(events, id) : h("p", { class: "muted" }, t("detail.noHistory")),
         ),
       );
     },
@@ -224,7 +224,7 @@ export function statusBadge(status) {
 }
 
 /** Who, when, what and which field changed from what to what; newest first. */
-export function historyTable(events) {
+export function historyTable(events, serverId) {
   return h(
     "table",
     { class: "history" },
@@ -243,15 +243,15 @@ export function historyTable(events) {
           h("td", { "data-label": t("history.when") }, h("time", { datetime: e.occurredAt }, when(e.occurredAt))),
           h("td", { "data-label": t("history.who") }, e.actor),
           h("td", { "data-label": t("history.what") }, h("span", { class: `ev ev-${e.type}` }, t(`ev.${e.type}`))),
-          h("td", { "data-label": t("history.changes") }, changesOf(e)),
+          h("td", { "data-label": t("history.changes") }, changesOf(e, serverId)),
         ),
       ),
     ),
   );
 }
 
-/** The body of one event as people read it. */
-export function changesOf(e) {
+/** The body of one event as people read it; a reorder as the place of `serverId` before → after. */
+export function changesOf(e, serverId = null) {
   if (e.type === "ServerChanged") {
     return h(
       "ul",
@@ -272,6 +272,17 @@ export function changesOf(e) {
   if (e.type === "ServerAdded") return h("span", {}, h("code", {}, e.server.code), " ", e.server.name);
   if (e.type === "ServerDeleted") return h("span", {}, h("code", {}, e.code), " ", e.name);
   if (e.type === "AllServersDeleted") return t("history.deletedN", { n: e.deletedIds.length });
+  if (e.type === "ServersReordered" && serverId) {
+    return h(
+      "span",
+      {},
+      h("span", { class: "field-name" }, t("col.position")),
+      ": ",
+      h("del", {}, e.before.indexOf(serverId) + 1),
+      " → ",
+      h("ins", {}, e.after.indexOf(serverId) + 1),
+    );
+  }
   return null;
 }
 
