@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,6 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.cache import ResponseCache, cache_key, operation_of
 from api.config import Config
@@ -276,7 +276,7 @@ def create_app(config: Config) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             # The admin screens: static files that use the public GraphQL API only.
-            Mount("/admin", StaticFiles(packages=[("api", "admin")], html=True), name="admin"),
+            Mount("/admin", AdminPage(), name="admin"),
         ],
         lifespan=lifespan,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
@@ -153,6 +154,12 @@ def test_the_whole_story_in_japanese(server: LiveServer, context: BrowserContext
     expect(heading(page, "メールサーバーの変更")).to_be_visible()
     expect(page.get_by_label("受信メールサーバーポート番号", exact=True)).to_have_value("110")
     page.get_by_label("メールサーバーの名称", exact=True).fill("本社POP3")
+    page.get_by_label("受信メールサーバーポート番号", exact=True).fill("")
+    page.get_by_role("button", name="変更する", exact=True).click()
+    expect(page.get_by_label("受信メールサーバーポート番号", exact=True)).to_have_accessible_description(
+        "入力してください。"
+    )
+    expect(page.get_by_label("メールサーバーの名称", exact=True)).to_have_value("本社POP3")
     page.get_by_label("受信メールサーバーポート番号", exact=True).fill("995")
     page.get_by_label("メールサーバーとの通信にTLSを使用する", exact=True).check()
     group(page, "受信メールサーバー").get_by_label("タイムアウトまでの時間", exact=True).select_option("90")
@@ -444,6 +451,9 @@ def test_the_embedded_default_prints_a_link_that_signs_in(browser: Browser, tmp_
     try:
         link = embedded.wait_for_output(r"admin screens.*: (http://\S+/admin/#token=(\S+))$")
         assert link.group(1).startswith(embedded.url)
+        page = httpx.get(f"{embedded.url}/admin", follow_redirects=True)
+        assert page.status_code == 200 and "<main" in page.text
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         tab = open_tab(context)
         tab.page.goto(link.group(1))
         expect(heading(tab.page, "メールサーバーの設定")).to_be_visible()

@@ -252,6 +252,13 @@ document.getElementById("lang").addEventListener("click", () => {
 });
 document.getElementById("signout").addEventListener("click", signOut);
 window.addEventListener("hashchange", route);
+// A link to the screen already shown loads it afresh (no hashchange fires for it).
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.('a[href^="#/"]');
+  if (!link || link.getAttribute("href") !== location.hash || event.button !== 0 || event.metaKey || event.ctrlKey) return;
+  event.preventDefault();
+  route();
+});
 
 takeTokenFromFragment();
 route();

@@ -102,6 +102,11 @@ export function formScreen(ctx, [id]) {
 
   function portValue(path, text) {
     const trimmed = String(text).trim();
+    if (trimmed === "" && changing) {
+      // In a change, a missing port would mean "leave it as it is"; an emptied field means a mistake.
+      (errors[path] ||= []).push(t("error.required"));
+      return undefined;
+    }
     if (trimmed === "") return null;
     if (!/^\d+$/.test(trimmed) || Number(trimmed) > MAX_INT) {
       (errors[path] ||= []).push(t("error.number"));
