@@ -403,13 +403,28 @@ def test_the_same_screens_in_english(server: LiveServer, context: BrowserContext
     for name in ["Up", "To top", "To bottom"]:
         expect(item.get_by_role("button", name=name, exact=True)).to_be_visible()
     item.get_by_role("button", name="Down", exact=True).press("Enter")
+    main(page).get_by_role("listitem").filter(has_text="hq").focus()
+    page.keyboard.press("Alt+ArrowDown")
+    expect(main(page).get_by_role("listitem").first).to_contain_text("new")
     main(page).get_by_role("button", name="Change", exact=True).click()
     expect(heading(page, "Mail server settings")).to_be_visible()
-    assert listed_codes(page) == ["hq", "new", "branch"]
+    assert listed_codes(page) == ["new", "hq", "branch"]
+
+    # The newest 50 events first; older ones on request.
+    for n in range(50):
+        api.gql(
+            "mutation($id: ID!, $name: String) { changeMailServer(input: {id: $id, name: $name}) { errors { code } } }",
+            {"id": first, "name": f"Head office {n}"},
+        )
 
     page.get_by_role("navigation").get_by_role("link", name="Change history").click()
     expect(heading(page, "Change history")).to_be_visible()
-    expect(main(page).locator("tbody").get_by_role("row").first).to_contain_text("Reordered")
+    events = main(page).locator("tbody").get_by_role("row")
+    expect(events).to_have_count(50)
+    expect(events.first).to_contain_text("Head office 48 → Head office 49")
+    expect(events.last).to_contain_text("Head office → Head office 0")
+    main(page).get_by_role("button", name="Show older events").click()
+    expect(events.nth(50)).to_contain_text("Reordered")
     expect(main(page).get_by_role("button", name="Restore").first).to_be_visible()
     tab.shot("en-history")
     page.goto(screen(server, "/delete-all"))
@@ -417,7 +432,7 @@ def test_the_same_screens_in_english(server: LiveServer, context: BrowserContext
     expect(main(page).get_by_role("button", name="Yes")).to_be_visible()
     page.get_by_role("navigation").get_by_role("link", name="User account mail settings").click()
     expect(page.get_by_label("Mail server", exact=True).locator("option")).to_have_text(
-        ["(choose one)", "Head office", "New", "Branch office"]
+        ["(choose one)", "New", "Head office 49", "Branch office"]
     )
 
     # The switch goes back to Japanese, and is remembered.
