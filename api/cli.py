@@ -48,7 +48,7 @@ def serve() -> None:
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:
             # uvicorn would close websockets with 1012; clients should see 1001 (going away).
-            await application.state.graphql.close_websockets()
+            await application.state.graphql.websockets.close_all()
             await super().shutdown(sockets)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -124,7 +124,7 @@ def export_schema() -> None:
 def rebuild_projections() -> None:
     """Replay the whole log into a fresh read model and swap it in."""
     from api.setup import with_engine
-    from events.rebuild import rebuild
+    from events.operations.rebuild import rebuild
 
     config = _config()
     try:
@@ -159,7 +159,7 @@ def check() -> None:
     """Verify the log and that the read model equals a rebuild: exit 0 when
     consistent, 1 with a report of every problem otherwise."""
     from api.setup import with_engine
-    from events.check import check as check_log
+    from events.operations.check import check as check_log
 
     config = _config()
     missing = _sqlite_missing(config)
@@ -168,7 +168,7 @@ def check() -> None:
         raise typer.Exit(1)
     try:
         report = asyncio.run(with_engine(config, check_log))
-    except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+    except Exception as error:  # unreachable or broken database: say so, no traceback
         raise _failed("check", error) from None
     if report.consistent:
         typer.echo(f"consistent: {report.summary()}")
@@ -193,7 +193,7 @@ def export_log(
 
     from api.setup import with_engine
     from events import migrate as migrations
-    from events.portability import export
+    from events.operations.portability import export
 
     config = _config()
     missing = _sqlite_missing(config)
@@ -211,7 +211,10 @@ def export_log(
     try:
         if output is None or output == "-":
             stdout = sys.stdout.buffer
-            write: Callable[[str], object] = lambda line: stdout.write(line.encode())  # noqa: E731
+
+            def write(line: str) -> object:
+                return stdout.write(line.encode())
+
             count = asyncio.run(with_engine(config, lambda e: run(e, write)))
             stdout.flush()
         else:
@@ -226,7 +229,7 @@ def export_log(
                 partial.unlink(missing_ok=True)
     except typer.Exit:
         raise
-    except Exception as error:  # noqa: BLE001 - database or file trouble: say so, no traceback
+    except Exception as error:  # database or file trouble: say so, no traceback
         raise _failed("export", error) from None
     typer.echo(f"mailreg: exported {count} events", err=True)
 
@@ -243,8 +246,8 @@ def import_log(
     from typing import IO
 
     from api.setup import with_engine
-    from events.portability import ImportRefusedError
-    from events.portability import import_log as load
+    from events.operations.portability import ImportRefusedError
+    from events.operations.portability import import_log as load
 
     config = _config()
     if input is not None and input != "-" and not Path(input).is_file():
@@ -266,7 +269,7 @@ def import_log(
             for problem in refused.problems:
                 typer.echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
-        except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+        except Exception as error:  # unreachable or broken database: say so, no traceback
             raise _failed("import", error) from None
     typer.echo(
         f"mailreg: imported {report.events} events in {report.streams} streams, "
@@ -293,49 +296,12 @@ def verify(
 ) -> None:
     """Check a server's settings against the real mail servers, as a mail client
     would; exit 0 when OK, 1 on a WARNING, 2 when FAILED (or on bad input)."""
-    from api.setup import with_engine
-    from api.verification.command import (
-        EXIT_CODES,
-        credentials_from,
-        language_from_environment,
-        render,
-        verify_server,
-    )
-    from api.verification.service import MailVerifier
-    from events.registry import MailServerRegistry
+    from api.verification.command import run
 
     config = _config()
-    if user is None and (password_stdin or sending_user is not None):
-        typer.echo("mailreg: --password-stdin and --sending-user need --user", err=True)
-        raise typer.Exit(2)
-    if user is not None and not password_stdin:
-        typer.echo("mailreg: give the password on stdin with --password-stdin", err=True)
-        raise typer.Exit(2)
-    lines = sys.stdin.read().splitlines() if password_stdin else []
-    if password_stdin and (not lines or not lines[0]):
-        typer.echo("mailreg: no password on stdin", err=True)
-        raise typer.Exit(2)
-    if lang not in (None, "en", "ja"):
-        typer.echo("mailreg: --lang must be en or ja", err=True)
-        raise typer.Exit(2)
-    missing = _sqlite_missing(config)
-    if missing is not None:
-        typer.echo(f"mailreg: no database at {missing}", err=True)
-        raise typer.Exit(2)
-    try:
-        snapshot = asyncio.run(with_engine(config, lambda engine: MailServerRegistry(engine).current()))
-    except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
-        typer.echo(f"mailreg: verify failed: {error.__class__.__name__}: {error}", err=True)
-        raise typer.Exit(2) from None
-    server = snapshot.registry.holder_of(code.strip())
-    if server is None:
-        typer.echo(f"mailreg: no mail server with the code {code.strip()!r}", err=True)
-        raise typer.Exit(2)
-    credentials = credentials_from(user, sending_user, lines)
-    report = asyncio.run(verify_server(server, credentials, MailVerifier(config.verify_ca_file)))
-    typer.echo(render(server, report, lang or language_from_environment()), nl=False)
-    raise typer.Exit(EXIT_CODES[report.status])
+    raise typer.Exit(run(config, code, user=user, password_stdin=password_stdin, sending_user=sending_user, lang=lang))
 
 
 def main() -> None:
+    """Run the command line."""
     app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,19 @@ class ConfigError(Exception):
     """The environment asks for something we cannot run with."""
 
 
+def _check_ca_file(path: str) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {path}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError):
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: {path} holds no PEM CA certificate") from None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
+    """Settings every command reads from the environment."""
+
     database_url: str
     data_dir: Path
     jwt_secret: str | None
@@ -30,6 +42,7 @@ class Config:
 
     @classmethod
     def from_env(cls) -> Config:
+        """The configuration from MAILREG_* variables, or ConfigError."""
         env = os.environ
         data_dir = Path(env.get("MAILREG_DATA_DIR", "data")).resolve()
         url = env.get("MAILREG_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mailreg.sqlite3'}"
@@ -39,8 +52,8 @@ class Config:
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
         jwks_file = env.get("MAILREG_JWT_JWKS_FILE")
         ca_file = env.get("MAILREG_VERIFY_CA_FILE") or None
-        if ca_file is not None and not Path(ca_file).is_file():
-            raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {ca_file}")
+        if ca_file is not None:
+            _check_ca_file(ca_file)
         try:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
@@ -61,10 +74,12 @@ class Config:
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether the store is the embedded SQLite database."""
         return self.database_url.startswith("sqlite")
 
     @property
     def secret_file(self) -> Path:
+        """Where a generated HS256 secret is kept."""
         return self.data_dir / "jwt-secret"
 
     def secret(self, *, create: bool = False) -> tuple[str, bool]:

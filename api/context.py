@@ -6,22 +6,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.websockets import WebSocket
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from api import request_state
 from api.auth import Principal, TokenVerifier
 from api.errors import FORBIDDEN_MESSAGE, UNAUTHENTICATED_MESSAGE
 
 if TYPE_CHECKING:
     from api.services import Services
-    from events.registry import Snapshot
+    from events.application.service import CurrentList
 
 
 @dataclass(kw_only=True)
 class Context:
+    """What a resolver may use: the services, the caller, the language and the request's ids."""
+
     services: Services
-    request: Any
-    response: Any = None
+    request: Request | WebSocket
     lang: str = "en"
     request_id: str = ""
     correlation_id: str | None = None
@@ -39,16 +42,16 @@ class Context:
             raise RuntimeError("caller read on a field without a permission class")
         return self.principal
 
-    async def current(self) -> Snapshot:
+    async def current(self) -> CurrentList:
         """The list for this request: one snapshot, however many fields read it."""
         # Only plain HTTP requests keep one: a websocket lives on and must see changes.
-        per_request = isinstance(self.request, Request)
-        snapshot: Snapshot | None = getattr(self.request.state, "snapshot", None) if per_request else None
-        if snapshot is None:
-            snapshot = await self.services.registry.current()
-            if per_request:
-                self.request.state.snapshot = snapshot
-        return snapshot
+        if not isinstance(self.request, Request):
+            return await self.services.mail_servers.current()
+        current = request_state.current_list(self.request.scope)
+        if current is None:
+            current = await self.services.mail_servers.current()
+            request_state.set_current_list(self.request.scope, current)
+        return current
 
 
 class IsSignedIn(BasePermission):
@@ -58,6 +61,7 @@ class IsSignedIn(BasePermission):
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        """Whether the request carries a valid token."""
         return info.context.principal is not None
 
 
@@ -68,6 +72,7 @@ class IsAdmin(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        """Whether the token carries the admin role; UNAUTHENTICATED without a valid token."""
         principal = info.context.principal
         if principal is None:
             # Strawberry raises one message per permission class; no token is the signed-in check's refusal.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -14,8 +14,8 @@ from api.errors import bad_user_input
 from api.event_types import EventConnection, EventEdge, EventFilter, PageInfo, from_recorded
 from api.types import MailServerList
 from events import audit, store
+from events.application.history import parse_cursor
 from events.audit import MAX_PAGE, LogFilter
-from events.history import parse_cursor
 
 
 def _log_filter(filter: EventFilter | None) -> LogFilter:
@@ -47,6 +47,8 @@ def _given(info: Info[Context, Any], argument: str) -> bool:
 
 @strawberry.type
 class HistoryQueries:
+    """The admin's reads over the log: the audit history and the list as it was."""
+
     @strawberry.field(
         permission_classes=[IsAdmin],
         description="Admin: the audit log, forward with first/after, backward with last/before; edges oldest first.",
@@ -54,12 +56,17 @@ class HistoryQueries:
     async def events(
         self,
         info: Info[Context, Any],
-        filter: EventFilter | None = None,
-        first: int | None = 100,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        filter: Annotated[EventFilter | None, strawberry.argument(description="Which events.")] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"Forward: how many events, 1..{MAX_PAGE}.")
+        ] = 100,
+        after: Annotated[str | None, strawberry.argument(description="Forward: events after this cursor.")] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description=f"Backward: the newest this many events, 1..{MAX_PAGE}.")
+        ] = None,
+        before: Annotated[str | None, strawberry.argument(description="Backward: events below this cursor.")] = None,
     ) -> EventConnection:
+        """A page of matching events, oldest first, read forward or backward."""
         backward = last is not None
         if backward and _given(info, "first"):
             raise bad_user_input("Give first or last, not both.")
@@ -92,16 +99,22 @@ class HistoryQueries:
 
     @strawberry.field(permission_classes=[IsAdmin], description="Admin: the list as it was then.")
     async def mail_servers_as_of(
-        self, info: Info[Context, Any], position: str | None = None, at: datetime | None = None
+        self,
+        info: Info[Context, Any],
+        position: Annotated[str | None, strawberry.argument(description="Just after the event at this cursor.")] = None,
+        at: Annotated[
+            datetime | None, strawberry.argument(description="At this time: every event with occurredAt <= at.")
+        ] = None,
     ) -> MailServerList:
+        """The list just after the event at `position`, or at time `at`."""
         if (position is None) == (at is None):
             raise bad_user_input("Give exactly one of position and at.")
         history = info.context.services.history
         if position is not None:
-            registry = await history.registry_at(position)
-            if registry is None:
+            server_list = await history.list_at(position)
+            if server_list is None:
                 raise bad_user_input(f"Unknown position {position!r}.")
         else:
             assert at is not None
-            registry = await history.registry_at_time(at)
-        return MailServerList.from_domain(registry)
+            server_list = await history.list_at_time(at)
+        return MailServerList.from_domain(server_list)

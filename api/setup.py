@@ -55,6 +55,7 @@ def admin_link(config: Config, token: str) -> str:
 
 
 async def with_engine(config: Config, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run work with an engine on the configured database, disposed of afterwards."""
     engine = create_engine(config.database_url)
     try:
         return await work(engine)

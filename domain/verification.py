@@ -122,7 +122,16 @@ class Credentials:
     sending_password: str | None = field(default=None, repr=False)
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.password, self.sending_password) if s)
+        """What must never be echoed: the passwords, and the user names unless
+        too short to blank out without garbling everything else."""
+        names = (self.username, self.sending_username)
+        return (
+            *(s for s in (self.password, self.sending_password) if s),
+            *(n for n in names if n is not None and len(n) >= MIN_SCRUBBED_NAME),
+        )
+
+
+MIN_SCRUBBED_NAME = 3
 
 
 class Security(StrEnum):

@@ -11,7 +11,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from api.verification.notes import Notes
+from api.verification.notes import GRACE_SECONDS, Notes
 from api.verification.tls import handshake_failure, legacy_context
 from domain.values import ReceiveProtocol
 from domain.verification import FindingCode, MailboxProbe, NotChecked
@@ -90,10 +90,15 @@ def _tls(probe: MailboxProbe, sock: socket.socket, context: ssl.SSLContext, note
     except OSError as error:
         sock.close()
         code, detail = handshake_failure(error)
-        if code is FindingCode.TLS_VERSION_TOO_OLD:
-            notes.set_tls_version(old_tls_version(probe.host, probe.port, probe.timeout_seconds, notes))
         if code is FindingCode.TIMEOUT:
             raise notes.stop(code, stage=notes.stage) from None
+        if code in (FindingCode.TLS_VERSION_TOO_OLD, FindingCode.TLS_HANDSHAKE_FAILED):
+            # As for SMTP: a handshake offering only old versions tells a
+            # server stuck on them from one that hung up for another reason.
+            version = old_tls_version(probe.host, probe.port, probe.timeout_seconds + GRACE_SECONDS, notes)
+            if version is not None:
+                notes.set_tls_version(version)
+                raise notes.stop(FindingCode.TLS_VERSION_TOO_OLD) from None
         raise notes.stop(code, detail=detail) from None
     notes.watch(wrapped)
     notes.set_tls_version(wrapped.version())
@@ -103,7 +108,7 @@ def _tls(probe: MailboxProbe, sock: socket.socket, context: ssl.SSLContext, note
 def check_mailbox(probe: MailboxProbe, notes: Notes, context: ssl.SSLContext) -> None:
     """Blocking: connect, read the greeting and capabilities, sign in and log
     out, noting what happens. Run it in a worker thread."""
-    sock = connect(probe.host, probe.port, probe.timeout_seconds, notes)
+    sock = connect(probe.host, probe.port, probe.timeout_seconds + GRACE_SECONDS, notes)
     if probe.use_tls:
         sock = _tls(probe, sock, context, notes)
     try:
@@ -159,8 +164,8 @@ def _pop3(probe: MailboxProbe, sock: socket.socket, notes: Notes) -> None:
         else:
             pop.user(probe.account.username)
             pop.pass_(probe.account.password)
-    except poplib.error_proto:
-        raise notes.stop(FindingCode.AUTH_FAILED, method=method) from None
+    except poplib.error_proto as refusal:
+        raise notes.stop(FindingCode.AUTH_FAILED, method=method, detail=_reply(refusal)) from None
     except OSError as error:
         raise _failure(notes, error) from None
     notes.add(FindingCode.AUTH_OK, method=method)
@@ -174,6 +179,9 @@ def _imap4(probe: MailboxProbe, sock: socket.socket, notes: Notes) -> None:
         raise _failure(notes, error) from None
     notes.add(FindingCode.CONNECTED, tls=notes.tls_version or "")
     notes.set_capabilities(list(imap.capabilities))
+    if "LOGINDISABLED" in imap.capabilities and probe.account is not None:
+        # RFC 3501: the server refuses LOGIN here, whatever the password.
+        raise notes.stop(FindingCode.AUTH_FAILED, method="LOGIN", detail="LOGINDISABLED")
     if _not_checked(probe, notes):
         _quit(imap.logout)
         return
@@ -183,12 +191,18 @@ def _imap4(probe: MailboxProbe, sock: socket.socket, notes: Notes) -> None:
         imap.login(probe.account.username, probe.account.password)
     except imaplib.IMAP4.abort as error:
         raise _failure(notes, error) from None
-    except imaplib.IMAP4.error:
-        raise notes.stop(FindingCode.AUTH_FAILED, method="LOGIN") from None
+    except imaplib.IMAP4.error as refusal:
+        raise notes.stop(FindingCode.AUTH_FAILED, method="LOGIN", detail=_reply(refusal)) from None
     except OSError as error:
         raise _failure(notes, error) from None
     notes.add(FindingCode.AUTH_OK, method="LOGIN")
     _quit(imap.logout)
+
+
+def _reply(error: Exception) -> str:
+    """The server's own words from a refusal (poplib and imaplib keep them as bytes or text)."""
+    reply = error.args[0] if error.args else ""
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)).strip()
 
 
 def _quit(close: Callable[[], object]) -> None:

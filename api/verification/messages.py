@@ -17,7 +17,7 @@ _TEXT: dict[str, dict[FindingCode, str]] = {
         FindingCode.AUTH_METHOD_NOT_OFFERED: "{endpoint} does not offer the authentication method {method} "
         "(offered: {offered}).",
         FindingCode.APOP_NOT_SUPPORTED: "APOP is configured, but the greeting of {endpoint} has no APOP timestamp.",
-        FindingCode.AUTH_FAILED: "{endpoint} refused the user name or password ({method}).",
+        FindingCode.AUTH_FAILED: "{endpoint} refused the user name or password ({method}){detail}.",
         FindingCode.AUTH_OK: "Signed in to {endpoint} ({method}).",
         FindingCode.AUTH_NOT_CHECKED: "Signing in was not checked: {reason}.",
         FindingCode.PROTOCOL_ERROR: "{endpoint} does not answer as a {protocol} server would{detail}.",
@@ -34,7 +34,7 @@ _TEXT: dict[str, dict[FindingCode, str]] = {
         FindingCode.AUTH_METHOD_NOT_OFFERED: "{endpoint}は認証方式{method}に対応していません(対応: {offered})。",
         FindingCode.APOP_NOT_SUPPORTED: "APOPが設定されていますが、"
         "{endpoint}の応答にAPOPのタイムスタンプがありません。",
-        FindingCode.AUTH_FAILED: "{endpoint}でユーザー名またはパスワードが拒否されました({method})。",
+        FindingCode.AUTH_FAILED: "{endpoint}でユーザー名またはパスワードが拒否されました({method}){detail}。",
         FindingCode.AUTH_OK: "{endpoint}にサインインできました({method})。",
         FindingCode.AUTH_NOT_CHECKED: "サインインは確認していません: {reason}。",
         FindingCode.PROTOCOL_ERROR: "{endpoint}の応答は{protocol}サーバーのものではありません{detail}。",
@@ -83,8 +83,9 @@ def finding_message(finding: Finding, report: EndpointReport, *, protocol: str, 
     values = {
         "endpoint": f"{host}:{report.port}",
         "host": report.host,
-        "tls": f" ({tls})" if tls else "",
-        "detail": f" ({detail})" if detail else "",
+        # Japanese sets parentheses without a space before them.
+        "tls": (f"({tls})" if lang == "ja" else f" ({tls})") if tls else "",
+        "detail": (f"({detail})" if lang == "ja" else f" ({detail})") if detail else "",
         "version": report.tls_version or ("TLS 1.1 or older" if lang == "en" else "TLS 1.1以前"),
         "method": finding.param("method") or "",
         "offered": finding.param("offered") or "-",

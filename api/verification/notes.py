@@ -9,6 +9,9 @@ import threading
 from domain.verification import EndpointReport, Finding, FindingCode
 
 MAX_DETAIL = 200
+# Sockets and libraries get this much longer than a direction's deadline, so
+# that the deadline alone decides when a direction has run out of time.
+GRACE_SECONDS = 1.0
 
 
 class ProbeStoppedError(Exception):

@@ -7,15 +7,20 @@ from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
-SECRET_KEYS = frozenset({"password", "sendingPassword"})
+from domain.verification import MIN_SCRUBBED_NAME
+
+PASSWORD_KEYS = frozenset({"password", "sendingPassword"})
+NAME_KEYS = frozenset({"username", "sendingUsername"})
 
 
 def secrets_in(value: Any) -> set[str]:
-    """Every non-empty string under a password key, at any depth."""
+    """Every non-empty string under a credential's key, at any depth."""
     found: set[str] = set()
     if isinstance(value, dict):
         for key, item in value.items():
-            if key in SECRET_KEYS and isinstance(item, str) and item:
+            if key in PASSWORD_KEYS and isinstance(item, str) and item:
+                found.add(item)
+            elif key in NAME_KEYS and isinstance(item, str) and len(item) >= MIN_SCRUBBED_NAME:
                 found.add(item)
             else:
                 found |= secrets_in(item)

@@ -8,6 +8,7 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from api.verification.mailbox import check_mailbox
@@ -34,6 +35,9 @@ class MailVerifier:
         self.max_running = max_running
         self.running = 0
         self._context: ssl.SSLContext | None = None
+        # Its own threads, so that blocked mailbox probes never queue behind
+        # (or hold up) whatever else uses the loop's default executor.
+        self._threads = ThreadPoolExecutor(max_workers=2 * max_running, thread_name_prefix="mailreg-verify")
 
     def context(self) -> ssl.SSLContext:
         # Built on first use: loading the system trust store takes a moment.
@@ -49,6 +53,7 @@ class MailVerifier:
         self.running += 1
         try:
             context = self.context()
+            loop = asyncio.get_running_loop()
             smtp, mailbox = plan(settings, credentials)
             secrets = credentials.secrets() if credentials else ()
             outgoing, incoming = await asyncio.gather(
@@ -58,7 +63,7 @@ class MailVerifier:
                     mailbox.port,
                     mailbox.timeout_seconds,
                     secrets,
-                    lambda n: asyncio.to_thread(check_mailbox, mailbox, n, context),
+                    lambda n: loop.run_in_executor(self._threads, check_mailbox, mailbox, n, context),
                 ),
             )
         finally:
@@ -77,7 +82,8 @@ async def _direction(
     except ProbeStoppedError:
         pass
     except TimeoutError:
-        notes.add(FindingCode.TIMEOUT, stage=notes.stage)
+        if not notes.findings or notes.findings[-1].code is not FindingCode.TIMEOUT:
+            notes.add(FindingCode.TIMEOUT, stage=notes.stage)
     except Exception as error:  # noqa: BLE001 - a server's nonsense must not become a 500
         # The type only: an exception's text might quote what was sent.
         log.warning("verification of %s:%d ended with %s", host, port, type(error).__name__)

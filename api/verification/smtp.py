@@ -9,7 +9,7 @@ import ssl
 
 import aiosmtplib
 
-from api.verification.notes import Notes
+from api.verification.notes import GRACE_SECONDS, Notes, ProbeStoppedError
 from api.verification.tls import causes, handshake_failure, legacy_context
 from domain.verification import FindingCode, NotChecked, Security, SmtpProbe
 
@@ -40,22 +40,44 @@ async def connect(host: str, port: int, notes: Notes) -> socket.socket:
     raise notes.stop(FindingCode.CONNECTION_REFUSED, detail=detail)
 
 
-async def old_tls_version(host: str, port: int) -> str | None:
-    """The TLS version below 1.2 the server agrees to, if any."""
+async def old_tls_version(probe: SmtpProbe) -> str | None:
+    """The TLS version below 1.2 the server agrees to, if any, asked the way
+    the settings say (implicit TLS or STARTTLS)."""
+    if probe.security is Security.IMPLICIT_TLS:
+        return await _old_implicit_version(probe.host, probe.port)
+    smtp = aiosmtplib.SMTP(
+        hostname=probe.host,
+        port=probe.port,
+        start_tls=False,
+        timeout=probe.timeout_seconds + GRACE_SECONDS,
+        local_hostname="localhost",  # replaced by our address once connected
+    )
+    try:
+        await smtp.connect()
+        smtp.local_hostname = _address_literal(smtp.get_transport_info("sockname")[0])
+        await smtp.starttls(tls_context=legacy_context())
+        return _tls_version(smtp)
+    except (aiosmtplib.SMTPException, OSError):
+        return None
+    finally:
+        smtp.close()
+
+
+async def _old_implicit_version(host: str, port: int) -> str | None:
+    # The handshake alone: nothing is read, so any server that speaks TLS will do.
     try:
         _, writer = await asyncio.open_connection(host, port, ssl=legacy_context(), server_hostname=host)
-    except (OSError, ssl.SSLError):
+    except OSError:
         return None
     version = writer.get_extra_info("ssl_object").version()
     writer.close()
-    with contextlib.suppress(OSError, ssl.SSLError):
+    with contextlib.suppress(OSError):
         await writer.wait_closed()
     return str(version) if version else None
 
 
-def _local_name(sock: socket.socket) -> str:
+def _address_literal(address: str) -> str:
     """EHLO's argument: our address literal, so that no DNS lookup is needed."""
-    address = sock.getsockname()[0]
     return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
@@ -70,17 +92,28 @@ def _keywords(smtp: aiosmtplib.SMTP) -> list[str]:
     return [line.strip() for line in lines[1:] if line.strip()]
 
 
-async def _tls_failed(probe: SmtpProbe, notes: Notes, error: BaseException) -> None:
+async def _tls_failed(probe: SmtpProbe, notes: Notes, error: BaseException) -> ProbeStoppedError:
     code, detail = handshake_failure(error)
-    if code is FindingCode.TLS_VERSION_TOO_OLD and probe.security is Security.IMPLICIT_TLS:
-        notes.set_tls_version(await old_tls_version(probe.host, probe.port))
     if code is FindingCode.TIMEOUT:
-        raise notes.stop(code, stage=notes.stage)
-    raise notes.stop(code, detail=detail)
+        return notes.stop(code, stage=notes.stage)
+    if code in (FindingCode.TLS_VERSION_TOO_OLD, FindingCode.TLS_HANDSHAKE_FAILED):
+        # Some servers hang up instead of sending TLS's protocol_version alert:
+        # a handshake that offers only old versions tells the two cases apart.
+        version = await old_tls_version(probe)
+        if version is not None:
+            notes.set_tls_version(version)
+            return notes.stop(FindingCode.TLS_VERSION_TOO_OLD)
+    return notes.stop(code, detail=detail)
 
 
-def _is_tls_error(error: BaseException) -> bool:
-    return any(isinstance(cause, ssl.SSLError) for cause in causes(error))
+def _in_handshake(error: BaseException) -> bool:
+    """Whether implicit TLS failed while connecting rather than on the greeting
+    (aiosmtplib wraps both the same way; only socket and TLS errors are raw OSErrors)."""
+    return any(
+        isinstance(cause, ssl.SSLError)
+        or (isinstance(cause, OSError) and not isinstance(cause, aiosmtplib.SMTPException))
+        for cause in causes(error)
+    )
 
 
 def _is_timeout(error: BaseException) -> bool:
@@ -104,13 +137,13 @@ async def check_smtp(probe: SmtpProbe, notes: Notes, context: ssl.SSLContext) ->
         use_tls=implicit,
         start_tls=False,
         tls_context=context,
-        timeout=probe.timeout_seconds,
-        local_hostname=_local_name(sock),
+        timeout=probe.timeout_seconds + GRACE_SECONDS,
+        local_hostname=_address_literal(sock.getsockname()[0]),
     )
     try:
         await _session(smtp, probe, notes, context)
     finally:
-        smtp.close()
+        smtp.close()  # closes the socket too: asyncio owns it from connect() on
 
 
 async def _session(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes, context: ssl.SSLContext) -> None:
@@ -118,8 +151,8 @@ async def _session(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes, contex
     try:
         await smtp.connect()
     except (aiosmtplib.SMTPException, OSError) as error:
-        if _is_tls_error(error):
-            await _tls_failed(probe, notes, error)
+        if probe.security is Security.IMPLICIT_TLS and _in_handshake(error):
+            raise await _tls_failed(probe, notes, error) from None
         raise _protocol_error(notes, error) from None
     notes.set_tls_version(_tls_version(smtp))
     notes.add(FindingCode.CONNECTED, tls=notes.tls_version or "")
@@ -142,10 +175,11 @@ async def _upgrade(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes, contex
     notes.stage = "tls"
     try:
         await smtp.starttls(tls_context=context)
+    except aiosmtplib.SMTPResponseException as refusal:
+        reply = f"{refusal.code} {refusal.message}".strip()
+        raise notes.stop(FindingCode.TLS_HANDSHAKE_FAILED, detail=reply) from None
     except (aiosmtplib.SMTPException, OSError) as error:
-        if _is_tls_error(error):
-            await _tls_failed(probe, notes, error)
-        raise _protocol_error(notes, error) from None
+        raise await _tls_failed(probe, notes, error) from None
     notes.set_tls_version(_tls_version(smtp))
     notes.stage = "capabilities"
     try:
@@ -174,7 +208,8 @@ async def _sign_in(smtp: aiosmtplib.SMTP, probe: SmtpProbe, notes: Notes) -> Non
     try:
         await sign_in(account.username, account.password)
     except aiosmtplib.SMTPResponseException as error:
-        raise notes.stop(FindingCode.AUTH_FAILED, method=probe.mechanism, detail=f"{error.code}") from None
+        reply = f"{error.code} {error.message}".strip()
+        raise notes.stop(FindingCode.AUTH_FAILED, method=probe.mechanism, detail=reply) from None
     except (aiosmtplib.SMTPException, OSError) as error:
         raise _protocol_error(notes, error) from None
     notes.add(FindingCode.AUTH_OK, method=probe.mechanism)

@@ -66,7 +66,3 @@ def handshake_failure(error: BaseException) -> tuple[FindingCode, str]:
         if isinstance(cause, ssl.SSLError):
             return FindingCode.TLS_HANDSHAKE_FAILED, str(cause.reason or cause.strerror or cause)
     return FindingCode.TLS_HANDSHAKE_FAILED, type(error).__name__
-
-
-def version_of(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str | None:
-    return ssl_object.version() if ssl_object is not None else None

@@ -15,8 +15,9 @@ from aiosmtpd.controller import Controller
 
 from api.app import create_app
 from tests.e2e.api_client import GraphQLClient
-from tests.e2e.conftest import Deployment, config_for, migrated, sqlite_url
+from tests.e2e.conftest import Deployment, migrated, sqlite_url
 from tests.e2e.eventlog import EventLog
+from tests.e2e.live import config_for
 from tests.e2e.verification.mailservers import Certificates, Dovecot, OldTls, Silent, smtp_server
 from tests.support import free_port
 
@@ -43,6 +44,7 @@ class MailServers:
     starttls: Controller  # STARTTLS, then AUTH PLAIN LOGIN; certificate for localhost
     implicit: Controller  # implicit TLS, AUTH PLAIN LOGIN
     plain: Controller  # no TLS at all, AUTH PLAIN LOGIN
+    old_starttls: Controller  # STARTTLS, then TLS 1.1 and nothing newer
     dovecot: Dovecot  # POP3 with APOP, IMAP4; certificate for localhost
     other: Dovecot  # POP3 without APOP; certificate for another name
     old_tls: OldTls
@@ -60,6 +62,7 @@ def mail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
             smtp_server(starttls=certificates.server_context("localhost")),
             smtp_server(implicit=certificates.server_context("localhost")),
             smtp_server(),
+            smtp_server(starttls=certificates.tls_1_1_only("localhost")),
             Dovecot(folder / "dovecot", certificates.server_pem("localhost"), apop=True).start(),
             Dovecot(folder / "other", certificates.server_pem(OTHER_NAME), apop=False).start(),
             OldTls(certificates.server_pem("localhost")).start(),

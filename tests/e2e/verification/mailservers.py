@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,17 @@ class Certificates:
 
     def server_context(self, name: str) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self.server_pem(name)))
+        return context
+
+    def tls_1_1_only(self, name: str) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # what the test is about
+            context.minimum_version = ssl.TLSVersion.TLSv1_1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        # OpenSSL 3 offers TLS 1.1 only at security level 0.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
         context.load_cert_chain(str(self.server_pem(name)))
         return context
 

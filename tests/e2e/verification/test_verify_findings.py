@@ -24,7 +24,7 @@ async def test_signing_in_over_starttls_smtp_and_imap4_with_tls_is_ok(verifying:
     )
     report = await verify(verifying.api, server, GOOD)
     assert report["errors"] == []
-    assert report["status"] == "OK", report["incoming"]["findings"]
+    assert report["status"] == "OK", report
     out, inc = report["outgoing"], report["incoming"]
     assert codes(out) == ["CONNECTED", "AUTH_OK"] and out["status"] == "OK"
     assert out["tlsVersion"] in ("TLSv1.2", "TLSv1.3")
@@ -44,7 +44,7 @@ async def test_signing_in_over_implicit_tls_smtp_with_login_and_pop3_user_pass_i
         incoming("POP3", mail.dovecot.pop3s, useTls=True),
     )
     report = await verify(verifying.api, server, GOOD)
-    assert report["status"] == "OK", report["incoming"]["findings"]
+    assert report["status"] == "OK", report
     assert codes(report["outgoing"]) == ["CONNECTED", "AUTH_OK"]
     assert codes(report["incoming"]) == ["CONNECTED", "AUTH_OK"]
     assert "USER" in report["incoming"]["capabilities"]
@@ -60,7 +60,7 @@ async def test_the_sending_account_signs_in_to_smtp_and_apop_signs_in_to_pop3(ve
     # The receiving password would not do for SMTP's sending account, and vice versa.
     credentials = {**GOOD, "sendingUsername": SENDER, "sendingPassword": SENDER_PASSWORD}
     report = await verify(verifying.api, server, credentials)
-    assert report["status"] == "OK", report["incoming"]["findings"]
+    assert report["status"] == "OK", report
     assert codes(report["outgoing"]) == ["CONNECTED", "AUTH_OK"]
     assert codes(report["incoming"]) == ["CONNECTED", "AUTH_OK"]
     assert "APOP" in report["incoming"]["findings"][1]["message"]
@@ -122,6 +122,16 @@ async def test_tls_1_1_only_is_too_old_and_a_certificate_for_another_name_is_inv
     assert "TLSv1.1" in report["outgoing"]["findings"][0]["message"]
     assert codes(report["incoming"]) == ["CERTIFICATE_INVALID"]
     assert report["incoming"]["tlsVersion"] is None
+
+
+async def test_starttls_upgrading_to_tls_1_1_only_is_too_old_too(verifying: Deployment, mail: MailServers):
+    server = await register(
+        verifying.api, outgoing(mail.old_starttls.port, encryption="STARTTLS"), incoming("IMAP4", mail.refused)
+    )
+    report = await verify(verifying.api, server)
+    assert codes(report["outgoing"]) == ["CONNECTED", "TLS_VERSION_TOO_OLD"]
+    assert report["outgoing"]["tlsVersion"] == "TLSv1.1"
+    assert "STARTTLS" in report["outgoing"]["capabilities"]
 
 
 async def test_starttls_not_offered_and_apop_not_offered(verifying: Deployment, mail: MailServers):

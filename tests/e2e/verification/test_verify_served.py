@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from tests.e2e.api_client import GraphQLClient
-from tests.e2e.conftest import LiveServer, sqlite_url
+from tests.e2e.conftest import sqlite_url
 from tests.e2e.eventlog import EventLog
+from tests.e2e.live import LiveServer
 from tests.e2e.verification.conftest import VERIFY, MailServers, codes, incoming, outgoing, register, verify
 from tests.e2e.verification.mailservers import PASSWORD, SENDER, SENDER_PASSWORD, USER, smtp_server
 from tests.support import free_port, token
@@ -23,7 +24,7 @@ from tests.support import free_port, token
 pytestmark = pytest.mark.slow
 
 WRONG_PASSWORD = "Wrong-pw-0c5d7e19aa"
-SECRETS = (PASSWORD, SENDER_PASSWORD, WRONG_PASSWORD)
+SECRETS = (PASSWORD, SENDER_PASSWORD, WRONG_PASSWORD, USER, SENDER)
 
 
 @dataclass
@@ -121,6 +122,11 @@ async def test_credentials_appear_in_no_log_line_event_metric_or_error_and_nothi
     )
     bodies.append(response.text)
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await api.http.post(
+        "/graphql", json={"query": VERIFY, "variables": {"input": {"id": served.good, "credentials": credentials}}}
+    )
+    bodies.append(anonymous.text)
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
     served.server.wait_for_output(r'"operation": "verifyMailServer", "outcome": "forbidden"')
     metrics = (await api.http.get("/metrics")).text
