@@ -72,9 +72,11 @@ class Finding:
 
     @property
     def status(self) -> VerificationStatus:
+        """What this finding means on its own."""
         return status_of(self.code)
 
     def param(self, name: str) -> str | None:
+        """The named param, or None."""
         return next((value for key, value in self.params if key == name), None)
 
 
@@ -91,6 +93,7 @@ class EndpointReport:
 
     @property
     def status(self) -> VerificationStatus:
+        """The worst of its findings."""
         return worst(f.status for f in self.findings)
 
 
@@ -101,6 +104,7 @@ class Report:
 
     @property
     def status(self) -> VerificationStatus:
+        """The worse of the two directions."""
         return worst((self.outgoing.status, self.incoming.status))
 
 

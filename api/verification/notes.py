@@ -34,6 +34,7 @@ class Notes:
         self._lock = threading.Lock()
 
     def add(self, code: FindingCode, **params: str) -> None:
+        """Note a finding (ignored once closed); its params are scrubbed and cut short."""
         with self._lock:
             if not self._closed:
                 clean = tuple((key, self.scrub(value)[:MAX_DETAIL]) for key, value in params.items())
@@ -52,11 +53,13 @@ class Notes:
         return text
 
     def set_capabilities(self, capabilities: list[str]) -> None:
+        """What the server says it can do, replacing what it said before (e.g. before STARTTLS)."""
         with self._lock:
             if not self._closed:
                 self.capabilities = [self.scrub(c) for c in capabilities]
 
     def set_tls_version(self, version: str | None) -> None:
+        """The TLS version negotiated (or, for a server stuck below 1.2, the one it insists on)."""
         with self._lock:
             if not self._closed:
                 self.tls_version = version
@@ -70,6 +73,7 @@ class Notes:
             self._shut(sock)
 
     def close(self) -> None:
+        """The deadline: take nothing more, and wake any thread blocked on a socket."""
         with self._lock:
             self._closed = True
             sockets = list(self._sockets)
@@ -82,6 +86,7 @@ class Notes:
             sock.shutdown(socket.SHUT_RDWR)
 
     def report(self, host: str, port: int, elapsed_ms: int) -> EndpointReport:
+        """What was noted, as the direction's report."""
         with self._lock:
             return EndpointReport(
                 host=host,

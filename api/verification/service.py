@@ -40,7 +40,7 @@ class MailVerifier:
         self._threads = ThreadPoolExecutor(max_workers=2 * max_running, thread_name_prefix="mailreg-verify")
 
     def context(self) -> ssl.SSLContext:
-        # Built on first use: loading the system trust store takes a moment.
+        """The client TLS context, built on first use (loading the trust store takes a moment)."""
         if self._context is None:
             self._context = client_context(self.extra_ca_file)
         return self._context
