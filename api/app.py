@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from api import graphiql_page
+from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
 from api.cors import cors
@@ -85,6 +86,8 @@ def create_app(config: Config) -> Starlette:
             Route("/readyz", readyz(engine)),
             Route("/metrics", metrics.endpoint),
             Mount(graphiql_page.ASSETS_PATH, graphiql_page.assets()),
+            # The admin screens: static files that use the public GraphQL API only.
+            Mount("/admin", AdminPage(), name="admin"),
         ],
         lifespan=lifespan,
     )

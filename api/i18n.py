@@ -127,6 +127,7 @@ _CATALOG: tuple[tuple[str, str], ...] = (
         r"\(use as 'Authorization: Bearer <token>'; more with `mailreg token`\):",
         "管理者トークン({h} 時間有効。'Authorization: Bearer <トークン>' として使います。追加は `mailreg token`):",
     ),
+    (r"admin screens \(signed in by this link\): (?P<url>\S+)", "管理画面(このリンクでサインイン済み): {url}"),
     (
         r"(?P<command>[\w-]+): (?P<stage>\w+) (?P<amount>[\d,/]+) events(?P<pct> \(\d+%\))?, (?P<rate>[\d,]+) events/s",
         "{command}: {stage} {amount} 件{pct}、毎秒 {rate} 件",
