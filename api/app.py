@@ -30,6 +30,7 @@ from api.cache import ResponseCache, cache_key, operation_of
 from api.config import Config
 from api.context import Context
 from api.errors import language
+from api.fanout import Fanout, LiveHandler
 from api.http import GRAPHQL_RESPONSE, GraphQLRequestGuard, accepts_graphql_response
 from api.logs import RequestId
 from api.metrics import Metrics
@@ -75,6 +76,8 @@ def _has_path(result: ExecutionResult) -> bool:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = LiveHandler
+
     def __init__(self, services: Services) -> None:
         super().__init__(
             schema,
@@ -87,6 +90,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.services = services
         self.websockets: set[WebSocket] = set()
         self.cache = ResponseCache()
+        self.frames_queued = [0]  # in every socket's outbox (api/outbox.py)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if not isinstance(request, WebSocket):
@@ -241,7 +245,9 @@ def create_app(config: Config) -> Starlette:
         feed=feed,
         metrics=metrics,
     )
+    services.fanout = Fanout(services, schema)
     graphql = GraphQLApp(services)
+    metrics.frames_queued.set_function(lambda: graphql.frames_queued[0])
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")

@@ -67,6 +67,8 @@ def serve() -> None:
             access_log=False,
             timeout_graceful_shutdown=7,
             lifespan="on",
+            # Compressing each frame per socket would undo sending one serialized frame to many.
+            ws_per_message_deflate=False,
             log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
         )
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +12,9 @@ from api.metrics import Metrics
 from events.feed import EventFeed
 from events.history import History
 from events.registry import MailServerRegistry
+
+if TYPE_CHECKING:
+    from api.fanout import Fanout
 
 
 @dataclass(kw_only=True)
@@ -21,3 +25,4 @@ class Services:
     history: History
     feed: EventFeed
     metrics: Metrics
+    fanout: Fanout = field(init=False)  # set by the app once the schema exists

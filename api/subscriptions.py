@@ -1,88 +1,132 @@
-"""Live subscriptions over graphql-transport-ws, fed by the process's EventFeed."""
+"""Live subscriptions over graphql-transport-ws, fed by the process's EventFeed
+and sent through fan-out groups (api/fanout.py): GraphQL runs once per group
+and event, not once per subscriber."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.context import Context, admin, signed_in
 from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
+from api.fanout import Fanout, Group, current_operation, outbox_of, until_ended
+from api.outbox import Member
 from api.types import MailServerChoice, choices
 from events import store
-from events.feed import EventFeed, SubscriberOverflowError
+from events.feed import SubscriberOverflowError
 from events.history import parse_cursor
 
 REPLAY_BATCH = 500
-OVERFLOW_CLOSE_CODE = 4008
 
 
-def _overflow_error(last: int) -> GraphQLError:
-    return GraphQLError(
-        f'This subscriber fell too far behind and was dropped; subscribe again with after: "{last}".',
-        extensions={"code": "SUBSCRIBER_TOO_SLOW", "resumeAfter": str(last)},
-    )
+async def _follow_events(group: Group) -> None:
+    """Each event once for the group, to every live member that has not had it."""
+    assert group.subscriber is not None
+    while True:
+        try:
+            entries = await group.subscriber.wait()
+        except SubscriberOverflowError:
+            group.overflowed()
+            return
+        for entry in entries:
+            members = [m for m in group.members if entry.position > m.last]
+            if not members:
+                continue
+            for member in members:
+                member.last = entry.position
+            root = lambda entry=entry: from_recorded(entry)  # noqa: E731
+            payload = await group.payload(entry.position, root, members[0].context)
+            await group.send(members, payload, root)
 
 
-async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> AsyncGenerator[DomainEvent, None]:
-    websocket = info.context.request
-
-    async def close() -> None:
-        await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
-
-    engine = info.context.services.engine
-    last = after
-    subscriber = None
-    active = info.context.services.metrics.subscriptions.labels("mailServerEvents")
-    active.inc()
-    try:
-        # Replay from the log until caught up with the feed, then join it.
-        # The join happens with no await between the check and subscribe(),
-        # so no event can slip between the replay and the live stream.
-        while subscriber is None:
-            async with engine.connect() as conn:
-                batch = await store.read(conn, after=last, limit=REPLAY_BATCH)
-            for entry in batch:
-                yield from_recorded(entry)
-                last = entry.position
-            if len(batch) < REPLAY_BATCH and last >= feed.position:
-                subscriber = feed.subscribe(on_overflow=close if hasattr(websocket, "close") else None)
-        while True:
-            try:
-                entries = await subscriber.wait()
-            except SubscriberOverflowError:
-                raise _overflow_error(last) from None
-            for entry in entries:
-                if entry.position > last:
-                    yield from_recorded(entry)
-                    last = entry.position
-    finally:
-        active.dec()
-        if subscriber is not None:
-            feed.unsubscribe(subscriber)
-
-
-async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
-    registry = info.context.services.registry
-    subscriber = feed.subscribe(conflate=True)
-    active = info.context.services.metrics.subscriptions.labels("mailServerChoicesChanged")
-    active.inc()
-    try:
-        shown = None
-        while True:
+async def _follow_choices(group: Group) -> None:
+    """The choices to every member that has not seen them yet: at once to one
+    that joins, and after each change."""
+    assert group.subscriber is not None
+    registry = group.fanout.services.registry
+    while True:
+        await group.subscriber.wait()
+        try:
             snapshot = await registry.current()
-            current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
-            if current != shown:
-                shown = current
-                yield choices(snapshot.registry)
-            await subscriber.wait()
-    finally:
-        active.dec()
-        feed.unsubscribe(subscriber)
+        except Exception as error:  # e.g. the database is away: each subscriber gets it, masked
+            for member in list(group.members):
+                member.end(error)
+            group.close()
+            return
+        current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
+        members = [m for m in group.members if m.shown != current]
+        if not members:
+            continue
+        for member in members:
+            member.shown = current
+        root = lambda registry=snapshot.registry: choices(registry)  # noqa: E731
+        payload = await group.payload(current, root, members[0].context)
+        await group.send(members, payload, root)
+
+
+async def _replay(group: Group, member: Member, fanout: Fanout, after: int) -> None:
+    """From the log until caught up with the feed, then into the group's live
+    members. The join follows the check with no await in between, so no event
+    can slip between the replay and the live stream."""
+    feed = fanout.services.feed
+    member.last = after
+    while member.last < feed.position:
+        async with fanout.services.engine.connect() as conn:
+            batch = await store.read(conn, after=member.last, limit=REPLAY_BATCH)
+        if not batch:
+            break
+        for entry in batch:
+            root = lambda entry=entry: from_recorded(entry)  # noqa: E731
+            await group.send([member], await group.payload(entry.position, root, member.context), root)
+            member.last = entry.position
+        await member.drained()  # the client keeps up before more is read
+        if member.gone:
+            return
+    group.members.add(member)
+
+
+class Live(AsyncIterator[Any]):
+    """What the two subscription fields return. Iterating it serves the
+    subscription through its group, which sends the frames itself; it ends
+    when the subscription does."""
+
+    def __init__(self, info: Info[Context, Any], field: str, after: int = 0) -> None:
+        self.context = info.context
+        self.field = field
+        self.after = after
+
+    async def __anext__(self) -> Any:
+        operation = current_operation()
+        fanout = self.context.services.fanout
+        feed = fanout.services.feed
+        events = self.field == "mailServerEvents"
+
+        def start(group: Group) -> None:
+            group.subscriber = feed.subscribe(conflate=not events)
+            group.task = fanout.spawn(group, _follow_events(group) if events else _follow_choices(group))
+
+        # Events: recent payloads serve replays; choices: only the newest list matters.
+        group = fanout.group(operation, self.context, start, kept=256 if events else 1)
+        member = Member(operation.id, outbox_of(operation), self.context)
+        active = fanout.services.metrics.subscriptions.labels(self.field)
+        active.inc()
+        try:
+            if events:
+                await _replay(group, member, fanout, self.after)
+            else:
+                group.members.add(member)
+                assert group.subscriber is not None
+                group.subscriber.ready.set()  # the group shows the choices to the newcomer
+            await until_ended(member)
+        finally:
+            active.dec()
+            member.gone = True
+            group.leave(member)
+        raise StopAsyncIteration
 
 
 @strawberry.type
@@ -102,9 +146,9 @@ class Subscription:
                 if parsed is None or not await store.exists(conn, parsed):
                     raise bad_user_input(f"Unknown position {after!r}.")
                 start = parsed
-        return _events(info, info.context.services.feed, start)
+        return Live(info, "mailServerEvents", start)
 
     @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
     async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
         signed_in(info)
-        return _choices(info, info.context.services.feed)
+        return Live(info, "mailServerChoicesChanged")

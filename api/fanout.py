@@ -1,0 +1,212 @@
+"""Execute once, send to all: live subscriptions are grouped by (document,
+variables, role class, language). A group runs GraphQL once per event, turns
+the result into JSON once, and every member gets that text with its own
+operation id spliced in, through its socket's outbox (api/outbox.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Hashable
+from contextvars import ContextVar
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from graphql import DocumentNode, GraphQLError, execute, parse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+
+from api.outbox import Member, Outbox
+from events.feed import Subscriber
+
+if TYPE_CHECKING:
+    from strawberry import Schema
+
+    from api.context import Context
+    from api.services import Services
+
+log = logging.getLogger("mailreg.fanout")
+
+# The operation whose task is running: set by LiveHandler for each subscribe.
+OPERATION: ContextVar[Operation[Any, Any] | None] = ContextVar("mailreg_operation", default=None)
+
+
+def frame(operation_id: str, payload: str) -> str:
+    """A `next` message as Strawberry's encoder writes it, around a payload already in JSON."""
+    return '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":' + payload + "}"
+
+
+def encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class LiveHandler(BaseGraphQLTransportWSHandler["Context", None]):
+    """Strawberry's graphql-transport-ws handler, with one outbox per socket for
+    the frames of grouped subscriptions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The view keeps the count of frames waiting in all its outboxes (for /metrics).
+        self.outbox = Outbox(self.websocket.ws, self.view.frames_queued)  # type: ignore[attr-defined]
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        OPERATION.set(operation)  # the task's own context: seen by this operation's resolvers only
+        await super().run_operation(operation)
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        self.outbox.stop()
+
+
+class Group:
+    """The subscriptions that share one document, variables, role class and
+    language, and so receive the same payload for each event."""
+
+    def __init__(
+        self, fanout: Fanout, key: Hashable, document: DocumentNode, operation: Operation[Any, Any], kept: int
+    ) -> None:
+        self.fanout = fanout
+        self.kept = kept
+        self.key = key
+        self.document = document
+        self.variables = operation.variables
+        self.operation_name = operation.operation_name
+        self.members: set[Member] = set()  # live: each event goes to these
+        self.attached = 0  # live or still replaying; the group ends with the last
+        self.payloads: OrderedDict[Hashable, str | None] = OrderedDict()
+        self.task: asyncio.Task[None] | None = None
+        self.subscriber: Subscriber | None = None
+
+    def execute(self, root: Any, context: Context) -> Any:
+        return execute(
+            self.fanout.schema._schema,
+            self.document,
+            root_value=root,
+            context_value=context,
+            variable_values=self.variables,
+            operation_name=self.operation_name,
+            executor_class=self.fanout.schema.execution_context_class,
+        )
+
+    async def payload(self, key: Hashable, root: Callable[[], Any], context: Context) -> str | None:
+        """The JSON `next` payload for `root` (kept under `key`), or None when
+        executing it gave errors: those are masked per subscriber (their
+        messages name each one's request id)."""
+        if key in self.payloads:
+            self.payloads.move_to_end(key)
+            return self.payloads[key]
+        result = self.execute(root(), context)
+        if isawaitable(result):
+            result = await result
+        text = None if result.errors else encode({"data": result.data})
+        self.payloads[key] = text
+        if len(self.payloads) > self.kept:
+            self.payloads.popitem(last=False)
+        return text
+
+    async def send(self, members: list[Member], payload: str | None, root: Callable[[], Any]) -> None:
+        frames: dict[str, str] = {}
+        for member in members:
+            if payload is None:
+                member.send(frame(member.id, await self.fanout.alone(self, member, root())))
+                continue
+            text = frames.get(member.id)
+            if text is None:
+                text = frames[member.id] = frame(member.id, payload)
+            member.send(text)
+
+    def leave(self, member: Member) -> None:
+        self.members.discard(member)
+        self.attached -= 1
+        if self.attached <= 0:
+            self.close()
+
+    def close(self) -> None:
+        if self.fanout.groups.get(self.key) is self:
+            del self.fanout.groups[self.key]
+        if self.task is not None:
+            self.task.cancel()
+        if self.subscriber is not None:
+            self.fanout.services.feed.unsubscribe(self.subscriber)
+
+    def overflowed(self) -> None:
+        for member in list(self.members):
+            member.fall_behind()
+        self.close()
+
+
+class Fanout:
+    """The app's live groups."""
+
+    def __init__(self, services: Services, schema: Schema) -> None:
+        self.services = services
+        self.schema = schema
+        self.groups: dict[Hashable, Group] = {}
+
+    def group(
+        self, operation: Operation[Any, Any], context: Context, start: Callable[[Group], None], *, kept: int
+    ) -> Group:
+        """The group of this operation (made and started when it is the first), with the member counted in."""
+        principal = context.principal
+        role = "admin" if principal is not None and principal.is_admin else "user"
+        variables = json.dumps(operation.variables or {}, sort_keys=True, default=str)
+        key = (operation.query, operation.operation_name, variables, role, context.lang)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = Group(self, key, parse(operation.query), operation, kept)
+            start(group)
+        group.attached += 1
+        return group
+
+    def spawn(self, group: Group, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a group's loop; should it fail, its members end with the error (masked for them)."""
+
+        def failed(task: asyncio.Task[None]) -> None:
+            if task.cancelled() or task.exception() is None:
+                return
+            error = task.exception()
+            log.error("fan-out group failed", exc_info=error)
+            for member in list(group.members):
+                member.end(error)
+            group.close()
+
+        task = asyncio.create_task(work, name="fanout-group")
+        task.add_done_callback(failed)
+        return task
+
+    async def alone(self, group: Group, member: Member, root: Any) -> str:
+        """One member's payload, executed with its own context so that masked
+        errors name its request id (the rare path: the shared one had errors)."""
+        from api.schema import mask_errors  # the schema module imports the resolvers, which import us
+
+        result = group.execute(root, member.context)
+        if isawaitable(result):
+            result = await result
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [e.formatted for e in mask_errors(result.errors, member.context)]
+        return encode(payload)
+
+
+def current_operation() -> Operation[Any, Any]:
+    operation = OPERATION.get()
+    if operation is None:
+        raise GraphQLError("Subscriptions are served over websockets (graphql-transport-ws) at /graphql.")
+    return operation
+
+
+def outbox_of(operation: Operation[Any, Any]) -> Outbox:
+    handler = operation.handler
+    assert isinstance(handler, LiveHandler)
+    return handler.outbox
+
+
+async def until_ended(member: Member) -> None:
+    """Wait for the member's end; raise the error it ended with, if any."""
+    error = await member.ended
+    if error is not None:
+        raise error

@@ -1,0 +1,118 @@
+"""Frames on their way to one websocket, written by a task of that socket's own,
+so that a client that stops reading holds up nobody but itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+# A subscriber more than this many frames behind is closed and resumes with `after`.
+BEHIND_LIMIT = 1000
+TOO_SLOW = 4008
+
+
+class Member:
+    """One subscription (an operation id on one socket) inside a fan-out group."""
+
+    __slots__ = ("id", "outbox", "context", "last", "shown", "pending", "gone", "ended", "_drained")
+
+    def __init__(self, id: str, outbox: Outbox, context: Any) -> None:
+        self.id = id
+        self.outbox = outbox
+        self.context = context
+        self.last = 0  # the newest position sent (mailServerEvents)
+        self.shown: Any = None  # what the client was last shown (mailServerChoicesChanged)
+        self.pending = 0  # frames queued, not yet written
+        self.gone = False
+        self.ended: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+        self._drained: asyncio.Future[None] | None = None
+
+    def send(self, frame: str) -> None:
+        self.outbox.put(self, frame)
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Finish the subscription: with an error for the client, or complete."""
+        if not self.ended.done():
+            self.ended.set_result(error)
+
+    def fall_behind(self) -> None:
+        """Too far behind: close the socket with 4008; the client resumes with `after`."""
+        if self.gone:
+            return
+        self.gone = True
+        self.outbox.close(TOO_SLOW, "subscriber too slow; resume with after")
+        self.end()
+
+    async def drained(self) -> None:
+        """Until every frame queued so far has been written."""
+        if self.pending and not self.gone:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+    def _written(self) -> None:
+        self.pending -= 1
+        if self.pending <= 0 and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+
+class Outbox:
+    """The frames waiting for one socket, in the order they were put."""
+
+    def __init__(self, websocket: WebSocket, queued: list[int]) -> None:
+        self.websocket = websocket
+        self.frames: deque[tuple[Member, str]] = deque()
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.broken = False
+        self.queued = queued  # shared with every outbox of the app: frames waiting, for /metrics
+
+    def put(self, member: Member, frame: str) -> None:
+        if member.gone or self.broken:
+            return
+        if member.pending >= BEHIND_LIMIT:
+            member.fall_behind()
+            return
+        member.pending += 1
+        self.queued[0] += 1
+        self.frames.append((member, frame))
+        if self.task is None:
+            self.task = asyncio.create_task(self._write(), name="ws-outbox")
+        else:
+            self.ready.set()
+
+    async def _write(self) -> None:
+        send = self.websocket.send
+        try:
+            while True:
+                while self.frames:
+                    member, frame = self.frames.popleft()
+                    self.queued[0] -= 1
+                    if not member.gone:
+                        await send({"type": "websocket.send", "text": frame})
+                    member._written()
+                self.ready.clear()
+                await self.ready.wait()
+        except Exception:  # the client went away; the handler's read loop notices and cleans up
+            self.broken = True
+            self.queued[0] -= len(self.frames)
+            for member, _ in self.frames:
+                member._written()
+            self.frames.clear()
+
+    def close(self, code: int, reason: str) -> None:
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code, reason)
+
+        # Not awaited here: closing a socket that does not read may itself wait.
+        asyncio.ensure_future(close())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.queued[0] -= len(self.frames)
+        self.frames.clear()
