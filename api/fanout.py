@@ -21,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 from api.outbox import Member, Outbox
+from events import store
 from events.feed import Subscriber
 
 if TYPE_CHECKING:
@@ -139,6 +140,36 @@ class Group:
         self.close()
 
 
+class SharedRead:
+    """Callers that arrive while no read is running share the next one; callers
+    that arrive during a read share the one after it (never a read that began
+    before they asked, so each answer is at least as new as the call)."""
+
+    def __init__(self, read: Callable[[], Coroutine[Any, Any, int]]) -> None:
+        self.read = read
+        self.waiting: asyncio.Future[int] | None = None
+        self.running = False
+
+    async def __call__(self) -> int:
+        if self.waiting is None:
+            self.waiting = asyncio.get_running_loop().create_future()
+            if not self.running:
+                asyncio.ensure_future(self._run())
+        return await asyncio.shield(self.waiting)
+
+    async def _run(self) -> None:
+        self.running = True
+        try:
+            while self.waiting is not None:
+                future, self.waiting = self.waiting, None
+                try:
+                    future.set_result(await self.read())
+                except Exception as error:
+                    future.set_exception(error)
+        finally:
+            self.running = False
+
+
 class Fanout:
     """The app's live groups."""
 
@@ -146,6 +177,12 @@ class Fanout:
         self.services = services
         self.schema = schema
         self.groups: dict[Hashable, Group] = {}
+        # Thousands of clients subscribing at once need one query, not one each.
+        self.log_end = SharedRead(self._log_end)
+
+    async def _log_end(self) -> int:
+        async with self.services.engine.connect() as conn:
+            return await store.last_position(conn)
 
     def group(
         self, operation: Operation[Any, Any], context: Context, start: Callable[[Group], None], *, kept: int

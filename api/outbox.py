@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -59,14 +60,43 @@ class Member:
             self._drained.set_result(None)
 
 
+class _Resume:
+    """Awaits a send that was started inline and suspended (the socket would not
+    take more), so that the outbox's task can finish it."""
+
+    def __init__(self, send: Coroutine[Any, Any, None], pending: Any) -> None:
+        self.send = send
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, None, None]:
+        pending = self.pending
+        while True:
+            try:
+                yield pending
+            except BaseException as error:  # e.g. cancelled while waiting
+                try:
+                    pending = self.send.throw(error)
+                except StopIteration:
+                    return
+                continue
+            try:
+                pending = self.send.send(None)
+            except StopIteration:
+                return
+
+
 class Outbox:
-    """The frames waiting for one socket, in the order they were put."""
+    """The frames waiting for one socket, in the order they were put. A frame
+    for a socket with nothing waiting is written at once, without a task switch;
+    the socket's task takes over only when a write has to wait."""
 
     def __init__(self, websocket: WebSocket, queued: list[int]) -> None:
         self.websocket = websocket
         self.frames: deque[tuple[Member, str]] = deque()
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.busy = False  # the task has a write to finish or frames to write
+        self.suspended: tuple[Member, _Resume] | None = None
         self.broken = False
         self.queued = queued  # shared with every outbox of the app: frames waiting, for /metrics
 
@@ -78,7 +108,23 @@ class Outbox:
             return
         member.pending += 1
         self.queued[0] += 1
-        self.frames.append((member, frame))
+        if not self.busy:
+            send = self.websocket.send({"type": "websocket.send", "text": frame})
+            try:
+                pending = send.send(None)
+            except StopIteration:
+                self.queued[0] -= 1
+                member._written()
+                return
+            except Exception:  # the client went away; the handler's read loop cleans up
+                self.queued[0] -= 1
+                member._written()
+                self.broken = True
+                return
+            self.suspended = (member, _Resume(send, pending))
+        else:
+            self.frames.append((member, frame))
+        self.busy = True
         if self.task is None:
             self.task = asyncio.create_task(self._write(), name="ws-outbox")
         else:
@@ -88,20 +134,24 @@ class Outbox:
         send = self.websocket.send
         try:
             while True:
+                if self.suspended is not None:
+                    member, resume = self.suspended
+                    await resume
+                    self.suspended = None
+                    self.queued[0] -= 1
+                    member._written()
                 while self.frames:
                     member, frame = self.frames.popleft()
                     self.queued[0] -= 1
                     if not member.gone:
                         await send({"type": "websocket.send", "text": frame})
                     member._written()
+                self.busy = False
                 self.ready.clear()
                 await self.ready.wait()
         except Exception:  # the client went away; the handler's read loop notices and cleans up
             self.broken = True
-            self.queued[0] -= len(self.frames)
-            for member, _ in self.frames:
-                member._written()
-            self.frames.clear()
+            self.stop()
 
     def close(self, code: int, reason: str) -> None:
         async def close() -> None:
@@ -112,7 +162,13 @@ class Outbox:
         asyncio.ensure_future(close())
 
     def stop(self) -> None:
-        if self.task is not None:
+        if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
-        self.queued[0] -= len(self.frames)
+        waiting = list(self.frames)
+        if self.suspended is not None:
+            waiting.append((self.suspended[0], ""))
+            self.suspended = None
+        self.queued[0] -= len(waiting)
+        for member, _ in waiting:
+            member._written()
         self.frames.clear()
