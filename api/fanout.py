@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mailreg.fanout")
 
 # The operation whose task is running: set by LiveHandler for each subscribe.
+STRIDE = 200  # members served between two turns of the event loop
 OPERATION: ContextVar[Operation[Any, Any] | None] = ContextVar("mailreg_operation", default=None)
 
 
@@ -111,7 +112,11 @@ class Group:
 
     async def send(self, members: list[Member], payload: str | None, root: Callable[[], Any]) -> None:
         frames: dict[str, str] = {}
-        for member in members:
+        for count, member in enumerate(members, start=1):
+            if count % STRIDE == 0:
+                # Thousands of writes in one go would keep every request of this
+                # process (the writer's mutations too) waiting for the last one.
+                await asyncio.sleep(0)
             if payload is None:
                 member.send(frame(member.id, await self.fanout.alone(self, member, root())))
                 continue
