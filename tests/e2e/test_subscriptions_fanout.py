@@ -211,6 +211,7 @@ async def test_a_subscriber_that_stops_reading_does_not_hold_up_the_others_of_it
         Raw.open(server.ws_url, sock=tiny_receive_buffer(server.ws_url), max_queue=1) as slow,
         Raw.open(server.ws_url) as fast,
     ):
+        await api.add(manual("wide-start"))
         after = {"after": (await api.events())[-1]["position"]}
         await slow.subscribe("1", WIDE, after)
         await fast.subscribe("1", WIDE, after)
