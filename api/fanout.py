@@ -78,7 +78,7 @@ class Group:
         self.variables = operation.variables
         self.operation_name = operation.operation_name
         self.members: set[Member] = set()  # live: each event goes to these
-        self.attached = 0  # live or still replaying; the group ends with the last
+        self.attached = 0  # live or still catching up; the group ends with the last
         self.payloads: OrderedDict[Hashable, str | None] = OrderedDict()
         self.task: asyncio.Task[None] | None = None
         self.subscriber: Subscriber | None = None

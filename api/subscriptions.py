@@ -5,22 +5,22 @@ and event, not once per subscriber."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from api.context import Context, admin, signed_in
+from api.context import Context, IsAdmin, IsSignedIn
 from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
 from api.fanout import Fanout, Group, current_operation, outbox_of, until_ended
 from api.outbox import Member
 from api.types import MailServerChoice, choices
 from events import store
+from events.application.history import parse_cursor
 from events.feed import SubscriberOverflowError
-from events.history import parse_cursor
 
-REPLAY_BATCH = 500
+CATCH_UP_BATCH = 500
 
 
 async def _follow_events(group: Group) -> None:
@@ -47,36 +47,36 @@ async def _follow_choices(group: Group) -> None:
     """The choices to every member that has not seen them yet: at once to one
     that joins, and after each change."""
     assert group.subscriber is not None
-    registry = group.fanout.services.registry
+    mail_servers = group.fanout.services.mail_servers
     while True:
         await group.subscriber.wait()
         try:
-            snapshot = await registry.current()
+            current_list = await mail_servers.current()
         except Exception as error:  # e.g. the database is away: each subscriber gets it, masked
             for member in list(group.members):
                 member.end(error)
             group.close()
             return
-        current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
+        current = tuple((s.id, s.code, s.name) for s in current_list.server_list.ordered())
         members = [m for m in group.members if m.shown != current]
         if not members:
             continue
         for member in members:
             member.shown = current
-        root = lambda registry=snapshot.registry: choices(registry)  # noqa: E731
+        root = lambda server_list=current_list.server_list: choices(server_list)  # noqa: E731
         payload = await group.payload(current, root, members[0].context)
         await group.send(members, payload, root)
 
 
-async def _replay(group: Group, member: Member, fanout: Fanout, after: int) -> None:
-    """From the log until caught up with the feed, then into the group's live
-    members. The join follows the check with no await in between, so no event
-    can slip between the replay and the live stream."""
+async def _catch_up(group: Group, member: Member, fanout: Fanout, after: int) -> None:
+    """Read from the log until caught up with the feed, then join the group's
+    live members. The join follows the check with no await in between, so no
+    event can slip between the catch-up and the live stream."""
     feed = fanout.services.feed
     member.last = after
     while member.last < feed.position:
         async with fanout.services.engine.connect() as conn:
-            batch = await store.read(conn, after=member.last, limit=REPLAY_BATCH)
+            batch = await store.read(conn, after=member.last, limit=CATCH_UP_BATCH)
         if not batch:
             break
         for entry in batch:
@@ -109,14 +109,14 @@ class Live(AsyncIterator[Any]):
             group.subscriber = feed.subscribe(conflate=not events)
             group.task = fanout.spawn(group, _follow_events(group) if events else _follow_choices(group))
 
-        # Events: recent payloads serve replays; choices: only the newest list matters.
+        # Events: recent payloads serve catch-ups; choices: only the newest list matters.
         group = fanout.group(operation, self.context, start, kept=256 if events else 1)
         member = Member(operation.id, outbox_of(operation), self.context)
         active = fanout.services.metrics.subscriptions.labels(self.field)
         active.inc()
         try:
             if events:
-                await _replay(group, member, fanout, self.after)
+                await _catch_up(group, member, fanout, self.after)
             else:
                 group.members.add(member)
                 assert group.subscriber is not None
@@ -129,13 +129,20 @@ class Live(AsyncIterator[Any]):
         raise StopAsyncIteration
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over graphql-transport-ws at /graphql; connection_init carries the token.")
 class Subscription:
-    @strawberry.subscription(description="Admin: every event from now on, or after a cursor first.")
+    @strawberry.subscription(
+        permission_classes=[IsAdmin],
+        description="Admin: every event from now on. With after, first every event after that cursor from the log, "
+        "then live ones: no gap, no duplicate, in order, also across API instances sharing one database.",
+    )
     async def mail_server_events(
-        self, info: Info[Context, Any], after: str | None = None
+        self,
+        info: Info[Context, Any],
+        after: Annotated[
+            str | None, strawberry.argument(description="A position cursor; events after it come first.")
+        ] = None,
     ) -> AsyncIterator[DomainEvent]:
-        admin(info)
         if after is None:
             # "From now on" means after the newest committed event, which the
             # feed may not have fanned out yet.
@@ -146,7 +153,9 @@ class Subscription:
                 raise bad_user_input(f"Unknown position {after!r}.")
         return Live(info, "mailServerEvents", parsed)
 
-    @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
+    @strawberry.subscription(
+        permission_classes=[IsSignedIn],
+        description="Any signed-in user: the current choices at once, then again after each change.",
+    )
     async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
-        signed_in(info)
         return Live(info, "mailServerChoicesChanged")
