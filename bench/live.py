@@ -9,7 +9,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,6 +245,7 @@ async def delivery(
     servers: Sequence[Any] = (),
     client_processes: int = 1,
     label: str = "live",
+    window: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
 ) -> DeliveryResult:
     """Subscribers spread over `ws_urls`; a writer commits `rate` events/s via
     HTTP on `writer_url`; latency = client receive time - the event's occurred_at."""
@@ -257,14 +258,15 @@ async def delivery(
             lambda name: one_write(writer_url, token, server_ids[0], name), within=300
         )
         first = await database.last_position()
-        cpu_before = [s.cpu_seconds() for s in servers]
-        client_before = children.cpu_seconds()
-        writes = await paced_writes(writer_url, token, server_ids, rate, duration, label)
-        last = await database.last_position()
-        log(f"  {writes.count} writes done ({writes.rate:.1f}/s answered, {writes.failed} failed); draining ...")
-        await children.send(f"STOP {last} {drain}")
-        await children.expect("DRAINED", drain + 120)
-        cpu = [s.cpu_seconds() - c for s, c in zip(servers, cpu_before, strict=True)]
+        async with window() if window is not None else contextlib.nullcontext():  # e.g. a profile
+            cpu_before = [s.cpu_seconds() for s in servers]
+            client_before = children.cpu_seconds()
+            writes = await paced_writes(writer_url, token, server_ids, rate, duration, label)
+            last = await database.last_position()
+            log(f"  {writes.count} writes done ({writes.rate:.1f}/s answered, {writes.failed} failed); draining ...")
+            await children.send(f"STOP {last} {drain}")
+            await children.expect("DRAINED", drain + 120)
+            cpu = [s.cpu_seconds() - c for s, c in zip(servers, cpu_before, strict=True)]
         client_cpu = children.cpu_seconds() - client_before
         rss_kb = [s.status_kb("VmHWM") for s in servers]
     finally:
