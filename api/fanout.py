@@ -78,7 +78,7 @@ class Group:
         self.variables = operation.variables
         self.operation_name = operation.operation_name
         self.members: set[Member] = set()  # live: each event goes to these
-        self.attached = 0  # live or still catching up; the group ends with the last
+        self.everyone: set[Member] = set()  # live or still catching up; the group ends with the last
         self.payloads: OrderedDict[Hashable, str | None] = OrderedDict()
         self.task: asyncio.Task[None] | None = None
         self.subscriber: Subscriber | None = None
@@ -127,8 +127,8 @@ class Group:
 
     def leave(self, member: Member) -> None:
         self.members.discard(member)
-        self.attached -= 1
-        if self.attached <= 0:
+        self.everyone.discard(member)
+        if not self.everyone:
             self.close()
 
     def close(self) -> None:
@@ -140,8 +140,14 @@ class Group:
             self.fanout.services.feed.unsubscribe(self.subscriber)
 
     def overflowed(self) -> None:
-        for member in list(self.members):
+        for member in list(self.everyone):
             member.fall_behind()
+        self.close()
+
+    def fail(self, error: BaseException) -> None:
+        """End every subscription of the group with `error` (each masked under its own request id)."""
+        for member in list(self.everyone):
+            member.end(error)
         self.close()
 
 
@@ -189,10 +195,11 @@ class Fanout:
         async with self.services.engine.connect() as conn:
             return await store.last_position(conn)
 
-    def group(
-        self, operation: Operation[Any, Any], context: Context, start: Callable[[Group], None], *, kept: int
+    def join(
+        self, operation: Operation[Any, Any], member: Member, start: Callable[[Group], None], *, kept: int
     ) -> Group:
-        """The group of this operation (made and started when it is the first), with the member counted in."""
+        """The group of this operation (made and started when it is the first), with the member in it."""
+        context = member.context
         principal = context.principal
         role = "admin" if principal is not None and principal.is_admin else "user"
         variables = json.dumps(operation.variables or {}, sort_keys=True, default=str)
@@ -201,20 +208,18 @@ class Fanout:
         if group is None:
             group = self.groups[key] = Group(self, key, parse(operation.query), operation, kept)
             start(group)
-        group.attached += 1
+        group.everyone.add(member)
         return group
 
     def spawn(self, group: Group, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a group's loop; should it fail, its members end with the error (masked for them)."""
 
         def failed(task: asyncio.Task[None]) -> None:
-            if task.cancelled() or task.exception() is None:
+            error = None if task.cancelled() else task.exception()
+            if error is None:
                 return
-            error = task.exception()
             log.error("fan-out group failed", exc_info=error)
-            for member in list(group.members):
-                member.end(error)
-            group.close()
+            group.fail(error)
 
         task = asyncio.create_task(work, name="fanout-group")
         task.add_done_callback(failed)

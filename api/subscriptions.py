@@ -53,9 +53,7 @@ async def _follow_choices(group: Group) -> None:
         try:
             current_list = await mail_servers.current()
         except Exception as error:  # e.g. the database is away: each subscriber gets it, masked
-            for member in list(group.members):
-                member.end(error)
-            group.close()
+            group.fail(error)
             return
         current = tuple((s.id, s.code, s.name) for s in current_list.server_list.ordered())
         members = [m for m in group.members if m.shown != current]
@@ -110,8 +108,8 @@ class Live(AsyncIterator[Any]):
             group.task = fanout.spawn(group, _follow_events(group) if events else _follow_choices(group))
 
         # Events: recent payloads serve catch-ups; choices: only the newest list matters.
-        group = fanout.group(operation, self.context, start, kept=256 if events else 1)
         member = Member(operation.id, outbox_of(operation), self.context)
+        group = fanout.join(operation, member, start, kept=256 if events else 1)
         active = fanout.services.metrics.subscriptions.labels(self.field)
         active.inc()
         try:

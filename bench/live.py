@@ -267,7 +267,7 @@ async def delivery(
             await children.send(f"STOP {last} {drain}")
             await children.expect("DRAINED", drain + 120)
             cpu = [s.cpu_seconds() - c for s, c in zip(servers, cpu_before, strict=True)]
-        client_cpu = children.cpu_seconds() - client_before
+            client_cpu = children.cpu_seconds() - client_before  # before the children exit
         rss_kb = [s.status_kb("VmHWM") for s in servers]
     finally:
         await children.stop()
