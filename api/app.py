@@ -20,6 +20,7 @@ from api.metrics import Metrics
 from api.request_guard import GraphQLRequestGuard
 from api.request_id import RequestId
 from api.schema import schema
+from api.server_send import KeepServerSend
 from api.services import Services
 from events.application.history import History
 from events.application.service import MailServerService
@@ -86,6 +87,7 @@ def create_app(config: Config) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(RequestId)
+    app.add_middleware(KeepServerSend)  # added last: outermost, next to the server
     app.state.services = services
     app.state.graphql = graphql
     return app

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any
 
+from starlette.types import Send
 from starlette.websockets import WebSocket
+
+from api import request_state
 
 # A subscriber more than this many frames behind is closed and resumes with `after`.
 BEHIND_LIMIT = 1000
@@ -60,6 +63,10 @@ class Member:
             self._drained.set_result(None)
 
 
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
 class _Resume:
     """Awaits a send that was started inline and suspended (the socket would not
     take more), so that the outbox's task can finish it."""
@@ -92,6 +99,8 @@ class Outbox:
 
     def __init__(self, websocket: WebSocket, queued: list[int]) -> None:
         self.websocket = websocket
+        # The server's own send when kept (api/server_send.py): frames need none of the wrappers.
+        self.send: Send = request_state.server_send(websocket.scope) or websocket.send
         self.frames: deque[tuple[Member, str]] = deque()
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -109,7 +118,8 @@ class Outbox:
         member.pending += 1
         self.queued[0] += 1
         if not self.busy:
-            send = self.websocket.send({"type": "websocket.send", "text": frame})
+            sending = self.send({"type": "websocket.send", "text": frame})
+            send = sending if isinstance(sending, Coroutine) else _awaited(sending)
             try:
                 pending = send.send(None)
             except StopIteration:
@@ -131,7 +141,7 @@ class Outbox:
             self.ready.set()
 
     async def _write(self) -> None:
-        send = self.websocket.send
+        send = self.send
         try:
             while True:
                 if self.suspended is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 if TYPE_CHECKING:
     from api.auth import Principal, TokenVerifier
@@ -66,3 +66,16 @@ def set_current_list(scope: Scope, current: CurrentList) -> None:
 def current_list(scope: Scope) -> CurrentList | None:
     """The current list this request has read already, if any."""
     return cast("CurrentList | None", _state(scope).get(_CURRENT_LIST))
+
+
+_SERVER_SEND = "mailreg.server_send"
+
+
+def set_server_send(scope: Scope, send: Send) -> None:
+    """Keep the server's own send callable of a websocket, before any middleware wraps it."""
+    _state(scope)[_SERVER_SEND] = send
+
+
+def server_send(scope: Scope) -> Send | None:
+    """The server's own send callable of a websocket, when KeepServerSend kept it."""
+    return cast("Send | None", _state(scope).get(_SERVER_SEND))
