@@ -848,7 +848,8 @@ async def _main(params: Params, args: argparse.Namespace) -> Suite:
 def report(suite: Suite, params: Params, args: argparse.Namespace) -> str:
     lines = [
         f"mailreg benchmarks ({'small' if args.small else 'full'}): events={params.events:,} "
-        f"servers={params.servers:,} subscribers={params.subscribers:,} duration={params.duration:g}s "
+        f"servers={params.servers:,} subscribers={params.subscribers:,} many-subscribers={params.many_subscribers:,} "
+        f"duration={params.duration:g}s "
         f"rss-servers={params.rss_servers:,}" + (" [profiled]" if args.profile else ""),
         "",
         render(suite.rows),
