@@ -22,6 +22,7 @@ from api.request_id import RequestId
 from api.schema import schema
 from api.server_send import KeepServerSend
 from api.services import Services
+from api.verification.service import MailVerifier
 from events.application.history import History
 from events.application.service import MailServerService
 from events.database import create_engine
@@ -61,6 +62,7 @@ def create_app(config: Config) -> Starlette:
         history=History(engine),
         feed=feed,
         metrics=metrics,
+        verification=MailVerifier(config.verify_ca_file),
     )
     services.fanout = Fanout(services, schema)
     graphql = GraphQLApp(services)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import TokenVerifier
 from api.metrics import Metrics
+from api.verification.service import MailVerifier
 from events.application.history import History
 from events.application.service import MailServerService
 from events.feed import EventFeed
@@ -25,4 +26,5 @@ class Services:
     history: History
     feed: EventFeed
     metrics: Metrics
+    verification: MailVerifier = field(default_factory=MailVerifier)
     fanout: Fanout = field(init=False)  # set by the app once the schema exists
