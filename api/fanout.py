@@ -20,6 +20,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 
+from api.direct_frames import text_frame
 from api.outbox import Member, Outbox
 from events import store
 from events.feed import Subscriber
@@ -111,19 +112,21 @@ class Group:
         return text
 
     async def send(self, members: list[Member], payload: str | None, root: Callable[[], Any]) -> None:
-        frames: dict[str, str] = {}
+        frames: dict[str, tuple[str, bytes]] = {}
         for count, member in enumerate(members, start=1):
             if count % STRIDE == 0:
                 # Thousands of writes in one go would keep every request of this
                 # process (the writer's mutations too) waiting for the last one.
                 await asyncio.sleep(0)
             if payload is None:
-                member.send(frame(member.id, await self.fanout.alone(self, member, root())))
+                text = frame(member.id, await self.fanout.alone(self, member, root()))
+                member.send(text, text_frame(text))
                 continue
-            text = frames.get(member.id)
-            if text is None:
-                text = frames[member.id] = frame(member.id, payload)
-            member.send(text)
+            framed = frames.get(member.id)
+            if framed is None:
+                text = frame(member.id, payload)
+                framed = frames[member.id] = (text, text_frame(text))
+            member.send(*framed)
 
     def leave(self, member: Member) -> None:
         self.members.discard(member)

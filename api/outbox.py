@@ -13,6 +13,7 @@ from starlette.types import Send
 from starlette.websockets import WebSocket
 
 from api import request_state
+from api.direct_frames import DirectFrames
 
 # A subscriber more than this many frames behind is closed and resumes with `after`.
 BEHIND_LIMIT = 1000
@@ -35,8 +36,9 @@ class Member:
         self.ended: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
         self._drained: asyncio.Future[None] | None = None
 
-    def send(self, frame: str) -> None:
-        self.outbox.put(self, frame)
+    def send(self, frame: str, raw: bytes) -> None:
+        """Send a `next` message: `frame` is its JSON text, `raw` the same as a websocket frame."""
+        self.outbox.put(self, frame, raw)
 
     def end(self, error: BaseException | None = None) -> None:
         """Finish the subscription: with an error for the client, or complete."""
@@ -100,7 +102,9 @@ class Outbox:
     def __init__(self, websocket: WebSocket, queued: list[int]) -> None:
         self.websocket = websocket
         # The server's own send when kept (api/server_send.py): frames need none of the wrappers.
-        self.send: Send = request_state.server_send(websocket.scope) or websocket.send
+        server_send = request_state.server_send(websocket.scope)
+        self.send: Send = server_send or websocket.send
+        self.direct = DirectFrames(server_send)
         self.frames: deque[tuple[Member, str]] = deque()
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -109,8 +113,10 @@ class Outbox:
         self.broken = False
         self.queued = queued  # shared with every outbox of the app: frames waiting, for /metrics
 
-    def put(self, member: Member, frame: str) -> None:
+    def put(self, member: Member, frame: str, raw: bytes) -> None:
         if member.gone or self.broken:
+            return
+        if not self.busy and self.direct.write(raw):
             return
         if member.pending >= BEHIND_LIMIT:
             member.fall_behind()
