@@ -1,0 +1,15 @@
+"""Frames built once for many sockets are the frames the websockets library itself writes."""
+
+from __future__ import annotations
+
+import pytest
+from websockets.frames import Frame, Opcode
+
+from api.direct_frames import text_frame
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
+def test_a_text_frame_equals_the_websockets_librarys_unmasked_frame(size: int):
+    text = ("ア" + "x" * size)[:size] if size else ""
+    expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    assert text_frame(text) == expected
