@@ -10,18 +10,15 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Hashable
-from contextvars import ContextVar
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from graphql import DocumentNode, GraphQLError, execute, parse
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
+from graphql import DocumentNode, execute, parse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
 from api.direct_frames import text_frame
-from api.outbox import Member, Outbox
+from api.outbox import Member
+from api.shared_read import SharedRead
 from events import store
 from events.feed import Subscriber
 
@@ -33,9 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailreg.fanout")
 
-# The operation whose task is running: set by LiveHandler for each subscribe.
 STRIDE = 200  # members served between two turns of the event loop
-OPERATION: ContextVar[Operation[Any, Any] | None] = ContextVar("mailreg_operation", default=None)
 
 
 def frame(operation_id: str, payload: str) -> str:
@@ -44,25 +39,8 @@ def frame(operation_id: str, payload: str) -> str:
 
 
 def encode(value: Any) -> str:
+    """JSON as Strawberry's view encodes it."""
     return json.dumps(value, separators=(",", ":"))
-
-
-class LiveHandler(BaseGraphQLTransportWSHandler["Context", None]):
-    """Strawberry's graphql-transport-ws handler, with one outbox per socket for
-    the frames of grouped subscriptions."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The view keeps the count of frames waiting in all its outboxes (for /metrics).
-        self.outbox = Outbox(self.websocket.ws, self.view.frames_queued)  # type: ignore[attr-defined]
-
-    async def run_operation(self, operation: Operation[Context, None]) -> None:
-        OPERATION.set(operation)  # the task's own context: seen by this operation's resolvers only
-        await super().run_operation(operation)
-
-    async def shutdown(self) -> None:
-        await super().shutdown()
-        self.outbox.stop()
 
 
 class Group:
@@ -85,6 +63,7 @@ class Group:
         self.subscriber: Subscriber | None = None
 
     def execute(self, root: Any, context: Context) -> Any:
+        """The group's document run against `root`, as Strawberry runs a subscription's event."""
         return execute(
             self.fanout.schema._schema,
             self.document,
@@ -129,12 +108,14 @@ class Group:
             member.send(*framed)
 
     def leave(self, member: Member) -> None:
+        """Take a member out; the last one out closes the group."""
         self.members.discard(member)
         self.everyone.discard(member)
         if not self.everyone:
             self.close()
 
     def close(self) -> None:
+        """Stop following the feed; a later subscriber of the same key starts a new group."""
         if self.fanout.groups.get(self.key) is self:
             del self.fanout.groups[self.key]
         if self.task is not None:
@@ -143,6 +124,7 @@ class Group:
             self.fanout.services.feed.unsubscribe(self.subscriber)
 
     def overflowed(self) -> None:
+        """The group fell behind the feed: every member is closed with 4008 and resumes with `after`."""
         for member in list(self.everyone):
             member.fall_behind()
         self.close()
@@ -152,36 +134,6 @@ class Group:
         for member in list(self.everyone):
             member.end(error)
         self.close()
-
-
-class SharedRead:
-    """Callers that arrive while no read is running share the next one; callers
-    that arrive during a read share the one after it (never a read that began
-    before they asked, so each answer is at least as new as the call)."""
-
-    def __init__(self, read: Callable[[], Coroutine[Any, Any, int]]) -> None:
-        self.read = read
-        self.waiting: asyncio.Future[int] | None = None
-        self.running = False
-
-    async def __call__(self) -> int:
-        if self.waiting is None:
-            self.waiting = asyncio.get_running_loop().create_future()
-            if not self.running:
-                asyncio.ensure_future(self._run())
-        return await asyncio.shield(self.waiting)
-
-    async def _run(self) -> None:
-        self.running = True
-        try:
-            while self.waiting is not None:
-                future, self.waiting = self.waiting, None
-                try:
-                    future.set_result(await self.read())
-                except Exception as error:
-                    future.set_exception(error)
-        finally:
-            self.running = False
 
 
 class Fanout:
@@ -240,19 +192,6 @@ class Fanout:
         if result.errors:
             payload["errors"] = [e.formatted for e in mask_errors(result.errors, member.context)]
         return encode(payload)
-
-
-def current_operation() -> Operation[Any, Any]:
-    operation = OPERATION.get()
-    if operation is None:
-        raise GraphQLError("Subscriptions are served over websockets (graphql-transport-ws) at /graphql.")
-    return operation
-
-
-def outbox_of(operation: Operation[Any, Any]) -> Outbox:
-    handler = operation.handler
-    assert isinstance(handler, LiveHandler)
-    return handler.outbox
 
 
 async def until_ended(member: Member) -> None:

@@ -22,8 +22,8 @@ from api.cache import operation_of
 from api.cached_reads import CachedReads
 from api.context import Context
 from api.errors import language
-from api.fanout import LiveHandler
 from api.http import GRAPHQL_RESPONSE, graphql_body, refusal, response_media
+from api.live_handler import LiveHandler
 from api.schema import schema
 from api.services import Services
 from api.websockets import OpenWebSockets, admit

@@ -13,7 +13,8 @@ from strawberry.types import Info
 from api.context import Context, IsAdmin, IsSignedIn
 from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
-from api.fanout import Fanout, Group, current_operation, outbox_of, until_ended
+from api.fanout import Fanout, Group, until_ended
+from api.live_handler import current_operation, outbox_of
 from api.outbox import Member
 from api.types import MailServerChoice, choices
 from events import store

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from api.fanout import SharedRead
+from api.shared_read import SharedRead
 
 
 async def until(check: Callable[[], bool]) -> None:
