@@ -84,7 +84,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def create_plain_app(config: Config) -> Starlette:
     engine = create_engine(config.database_url)
-    registry = MailServerService(engine)
+    registry = MailServerService(engine, own_connection=True)
     verifier: TokenVerifier = build_verifier(config)
 
     async def principal(request: Request) -> Principal | None:
@@ -116,6 +116,7 @@ def create_plain_app(config: Config) -> Starlette:
         try:
             yield
         finally:
+            await registry.close()
             await engine.dispose()
 
     return Starlette(
