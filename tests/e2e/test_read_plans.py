@@ -36,14 +36,14 @@ CONDITIONAL = (
     "... on MailServer @include(if: $full) { outgoing { host port } } incoming @skip(if: $skip) { protocol useTls } "
     "... @skip(if: $full) { name } } } }"
 )
+ALIASED = "{ a: mailServers { n: totalCount v: version items { key: id code } } b: mailServers { items { position } } }"
 ONE_BY_CODE = 'query One($c: String = "second") { mailServer(code: $c) { id name position __typename } }'
 
 # (document, variables); "FIRST" stands for the first server's id.
 ADMIN_READS: list[tuple[str, dict[str, Any] | None]] = [
     (doc.SERVERS, None),
     (FULL, None),
-    ("{ a: mailServers { n: totalCount v: version items { key: id code } } b: mailServers { items { position } } }",)
-    + (None,),
+    (ALIASED, None),
     ("{ mailServers { version } mailServers { items { id } totalCount } }", None),
     ("{ __typename mailServers { __typename items { __typename outgoing { __typename port } } } }", None),
     (CONDITIONAL, {"full": True}),
