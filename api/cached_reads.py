@@ -8,6 +8,7 @@ list; requests without a plan run through GraphQL and have their answer cached."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -49,9 +50,18 @@ class CachedReads:
         self.services = services
         self.cache = ResponseCache()
         self.known: OrderedDict[Hashable, KnownRead] = OrderedDict()
+        self._first_runs: dict[Hashable, asyncio.Future[None]] = {}
 
     def known_read(self, key: Hashable) -> KnownRead | None:
         """What is known of the request with this key, if it ran cleanly before."""
+        return self.known.get(key)
+
+    async def after_first_run(self, key: Hashable) -> KnownRead | None:
+        """What is known of the request once the first GraphQL run of its key, if one is under way, ends:
+        a burst of identical new requests then costs one GraphQL run, not one each."""
+        running = self._first_runs.get(key)
+        if running is not None:
+            await asyncio.shield(running)
         return self.known.get(key)
 
     async def without_graphql(self, key: Hashable, known: KnownRead) -> bytes | None:
@@ -80,7 +90,14 @@ class CachedReads:
                 position = await self.services.mail_servers.checkpoint.position()
             except Exception:  # e.g. the database is away: let GraphQL answer with its masked error
                 return await run()
-        response = await run()
+        first = key not in self.known and key not in self._first_runs
+        if first:
+            self._first_runs[key] = asyncio.get_running_loop().create_future()
+        try:
+            response = await run()
+        finally:
+            if first:
+                self._first_runs.pop(key).set_result(None)
         if not _clean(response):
             return response
         current = request_state.current_list(request.scope)
