@@ -9,6 +9,7 @@ list; requests without a plan run through GraphQL and have their answer cached."
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -27,6 +28,7 @@ from events.application.service import CurrentList
 log = logging.getLogger("mailreg.graphql")
 
 MAX_KNOWN = 1024
+MAX_PLANS = 32
 _PLANNED_FIELDS = frozenset({"mailServers", "mailServer", "mailServerChoices", "__typename"})
 
 
@@ -35,12 +37,44 @@ def _clean(response: Response) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanSource:
+    """What a plan is compiled from; requests that differ only in headers or role share one plan."""
+
+    document: str
+    operation_name: str | None
+    variables: str  # canonical JSON
+
+    def compile(self) -> ReadPlan:
+        """The plan (deterministic: the same source always compiles to the same plan)."""
+        return compile_plan(self.document, self.operation_name, json.loads(self.variables))
+
+
+class Plans:
+    """Compiled plans with their kept parts, the most recently used MAX_PLANS of them: memory stays bounded
+    however many distinct documents are sent; an evicted plan is compiled again when its request returns."""
+
+    def __init__(self) -> None:
+        self.plans: OrderedDict[PlanSource, ReadPlan] = OrderedDict()
+
+    def get(self, source: PlanSource) -> ReadPlan:
+        """The plan of this source, compiled again if it was evicted."""
+        plan = self.plans.get(source)
+        if plan is None:
+            plan = self.plans[source] = source.compile()
+            while len(self.plans) > MAX_PLANS:
+                self.plans.popitem(last=False)
+        else:
+            self.plans.move_to_end(source)
+        return plan
+
+
+@dataclass(frozen=True, slots=True)
 class KnownRead:
     """A request that ran cleanly: its operation's label, the media type of its answer, and its plan if it has one."""
 
     operation: str
     media: bytes
-    plan: ReadPlan | None
+    plan: PlanSource | None
 
 
 class CachedReads:
@@ -50,6 +84,7 @@ class CachedReads:
         self.services = services
         self.cache = ResponseCache()
         self.known: OrderedDict[Hashable, KnownRead] = OrderedDict()
+        self.plans = Plans()
         self._first_runs: dict[Hashable, asyncio.Future[None]] = {}
 
     def known_read(self, key: Hashable) -> KnownRead | None:
@@ -73,7 +108,7 @@ class CachedReads:
         if body is not None or known.plan is None:
             return body
         current = await mail_servers.current_since(position)
-        body = known.plan.render(current.server_list)
+        body = self.plans.get(known.plan).render(current.server_list)
         self.cache.put(current.position, key, body)
         return body
 
@@ -112,16 +147,20 @@ class CachedReads:
     def _learn(
         self, key: Hashable, body: dict[str, Any], operation: Operation, response: Response, current: CurrentList | None
     ) -> None:
-        plan = None
+        source = None
         if current is not None and set(operation.root_fields) <= _PLANNED_FIELDS:
             try:
-                plan = compile_plan(body["query"], body.get("operationName"), body.get("variables"))
-            except NotCompilableError:
-                plan = None
-            if plan is not None and plan.render(current.server_list) != response.body:
-                log.warning("a read plan's answer differed from GraphQL's; GraphQL keeps answering it")
-                plan = None
+                source = PlanSource(
+                    str(body["query"]),
+                    body.get("operationName"),
+                    json.dumps(body.get("variables") or {}, sort_keys=True, separators=(",", ":")),
+                )
+                if self.plans.get(source).render(current.server_list) != response.body:
+                    log.warning("a read plan's answer differed from GraphQL's; GraphQL keeps answering it")
+                    source = None
+            except (NotCompilableError, TypeError, ValueError):
+                source = None
         media = response.headers.get("content-type", "application/json").encode("latin-1")
-        self.known[key] = KnownRead(",".join(operation.root_fields), media, plan)
+        self.known[key] = KnownRead(",".join(operation.root_fields), media, source)
         if len(self.known) > MAX_KNOWN:
             self.known.popitem(last=False)

@@ -1,11 +1,13 @@
-"""The ceiling of the HTTP reads: plain Starlette endpoints that return the
-same JSON as the GraphQL queries, from the same read model, without GraphQL.
+"""The ceiling of the HTTP reads: plain Starlette endpoints that answer the same bytes
+as the GraphQL queries, from the same read model, without GraphQL.
 
-Each request does what the GraphQL path does apart from GraphQL itself: read
-and parse the JSON body, verify the bearer token (and the admin role for the
-list), ask MailServerService.current() for the list (one checkpoint query,
-then the cached snapshot, exactly as the resolvers do), build the response
-dict and encode it as Strawberry does (json.dumps, compact separators).
+Each request does what a hand-written endpoint would: read and parse the JSON
+body, verify the bearer token (and the admin role for the list), ask
+MailServerService.current() for the list (the same freshness check mailreg
+makes) and answer the JSON encoded as Strawberry encodes it (json.dumps,
+compact separators), encoded once per log position. `/plain/change` renames a
+server through the same write path as changeMailServer, for the rows where
+every read follows a change.
 
 Run as `python -m bench.plain`, configured by the same MAILREG_* environment
 as `mailreg serve`, served by uvicorn with the same options."""

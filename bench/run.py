@@ -585,11 +585,11 @@ class Suite:
 
     async def paced_writer(self, seconds: float) -> tuple[int, list[float], float]:
         """Renames servers through mailreg A on a schedule of `rate` a second (open loop: a slow
-        answer does not delay the next change; at most 8 in flight); counts the acknowledged ones."""
+        answer does not delay the next change; at most 16 in flight); counts the acknowledged ones."""
         assert self.a is not None
         headers = {"authorization": f"Bearer {self.admin}", "content-type": "application/json"}
         latencies: list[float] = []
-        in_flight = asyncio.Semaphore(8)
+        in_flight = asyncio.Semaphore(16)
         ids = self.server_ids[-8:]
 
         async def change(client: httpx.AsyncClient, n: int) -> None:

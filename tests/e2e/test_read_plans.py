@@ -152,3 +152,23 @@ async def test_a_cached_read_is_refused_once_its_token_expires(empty: Deployment
         "/graphql", content=body, headers={"content-type": "application/json", "authorization": f"Bearer {brief}"}
     )
     assert error_codes(response.json()) == ["UNAUTHENTICATED"]
+
+
+async def test_plans_evicted_for_memory_are_compiled_again_and_answer_the_same(
+    empty: Deployment, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("api.cached_reads.MAX_PLANS", 1)
+    ids = await _seed(empty)
+    bodies = [json.dumps({"query": query}).encode() for query in (FULL, doc.CHOICES, ALIASED)]
+    for body in bodies:
+        await _post(empty, body, token())
+    for step in range(3):
+        await empty.api.change({"id": ids[step], "name": f"Evicted {step}"})
+        answers = []
+        for body in bodies:
+            fast = await _post(empty, body, token())
+            graphql = await _post(empty, body, token(), language=f"en;q=0.{uuid.uuid4().int % 999 + 1:03d}")
+            assert fast.content == graphql.content
+            answers.append(fast.content)
+        assert f"Evicted {step}".encode() in answers[0]
+    assert len(_reads(empty).plans.plans) == 1
