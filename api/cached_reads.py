@@ -61,10 +61,10 @@ class Plans:
         plan = self.plans.get(source)
         if plan is None:
             plan = self.plans[source] = source.compile()
-            while len(self.plans) > MAX_PLANS:
-                self.plans.popitem(last=False)
         else:
             self.plans.move_to_end(source)
+        while len(self.plans) > MAX_PLANS:
+            self.plans.popitem(last=False)
         return plan
 
 
