@@ -18,8 +18,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 
 from api.direct_frames import text_frame
 from api.outbox import Member
-from api.shared_read import SharedRead
 from events import store
+from events.application.checkpoint import SharedRead
 from events.feed import Subscriber
 
 if TYPE_CHECKING:

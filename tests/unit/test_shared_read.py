@@ -1,74 +1,79 @@
-"""SharedRead: callers that arrive together share one read, and no caller gets
-the answer of a read that began before it asked."""
+"""The shared checkpoint read: callers share reads, but never one that began before they called."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
-from api.shared_read import SharedRead
+import pytest
 
-
-async def until(check: Callable[[], bool]) -> None:
-    for _ in range(100):
-        if check():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("never happened")
+from events.application.checkpoint import SharedRead
 
 
 class Log:
-    """A log end that moves on while a read is under way, when told to."""
+    """A committed position that tests move, and a read of it that waits to be released."""
 
     def __init__(self) -> None:
-        self.end = 0
+        self.position = 0
         self.reads = 0
         self.release = asyncio.Event()
 
     async def read(self) -> int:
         self.reads += 1
-        seen = self.end
+        seen = self.position
         await self.release.wait()
         self.release.clear()
         return seen
 
 
-async def test_callers_that_arrive_together_share_one_read():
-    log = Log()
-    shared = SharedRead(log.read)
-    callers = [asyncio.ensure_future(shared()) for _ in range(50)]
-    await until(lambda: log.reads == 1)
-    log.release.set()
-    assert await asyncio.gather(*callers) == [0] * 50
-    assert log.reads == 1
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
-async def test_a_caller_arriving_during_a_read_gets_the_next_read():
+async def test_a_caller_arriving_during_a_read_gets_the_next_one_which_sees_the_newer_commit():
     log = Log()
     shared = SharedRead(log.read)
-    early = asyncio.ensure_future(shared())
-    await until(lambda: log.reads == 1)  # the first read has begun and seen end 0
-    log.end = 7  # something is committed; then more callers ask
-    late = [asyncio.ensure_future(shared()) for _ in range(3)]
-    await asyncio.sleep(0)
+    early = asyncio.create_task(shared())
+    await _settle()
+    log.position = 1  # committed (and acknowledged) after the first read began
+    late = [asyncio.create_task(shared()) for _ in range(10)]
+    await _settle()
+
     log.release.set()
     assert await early == 0
-    await until(lambda: log.reads == 2)
+    await _settle()
     log.release.set()
-    assert await asyncio.gather(*late) == [7, 7, 7]
+    assert [await task for task in late] == [1] * 10
     assert log.reads == 2
 
 
-async def test_a_failed_read_fails_its_callers_and_the_next_call_reads_again():
-    attempts = []
+async def test_a_failed_read_fails_its_callers_only_and_the_next_read_runs_again():
+    calls = 0
 
-    async def read() -> int:
-        attempts.append(1)
-        if len(attempts) == 1:
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
             raise ConnectionError("database away")
-        return 5
+        return 7
 
-    shared = SharedRead(read)
-    failed = await asyncio.gather(shared(), shared(), return_exceptions=True)
-    assert all(isinstance(outcome, ConnectionError) for outcome in failed)
-    assert await shared() == 5
+    shared = SharedRead(flaky)
+    with pytest.raises(ConnectionError):
+        await shared()
+    assert await shared() == 7
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_read_others_wait_for():
+    log = Log()
+    shared = SharedRead(log.read)
+    first = asyncio.create_task(shared())
+    await _settle()
+    impatient, patient = asyncio.create_task(shared()), asyncio.create_task(shared())
+    await _settle()
+    impatient.cancel()
+    log.release.set()
+    assert await first == 0
+    await _settle()
+    log.release.set()
+    assert await patient == 0
+    assert impatient.cancelled()
