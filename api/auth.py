@@ -18,6 +18,7 @@ LEEWAY_SECONDS = 30
 # and how often an unknown kid may make us fetch the set (a flood of made-up kids must not).
 REMOTE_KEY_SECONDS = 300
 REMOTE_MISS_SECONDS = 30
+_VERIFIED_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,11 @@ class TokenVerifier:
     issuer: str | None = None
     audience: str | None = None
     roles_claim: str = "roles"
-    _remote: dict[str, tuple[Any, float]] = field(default_factory=dict)
-    _misses: dict[str, float] = field(default_factory=dict)
+    _remote: dict[str, tuple[Any, float]] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _misses: dict[str, float] = field(default_factory=dict, init=False, compare=False, repr=False)
+    # Verifying a signature costs more than serving a cached read: each header
+    # value verified once is remembered until its token expires.
+    _verified: dict[str, Principal] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def configured(
@@ -118,14 +122,26 @@ class TokenVerifier:
         return self.public_key
 
     def principal(self, authorization: str | None) -> Principal | None:
-        """The principal of an Authorization header value; None when missing or bad."""
+        """The principal of an Authorization header value; None when missing, bad or expired."""
+        if authorization is None:
+            return None
+        known = self._verified.get(authorization)
+        if known is not None:
+            if known.expires_at is None or time.time() < known.expires_at + LEEWAY_SECONDS:
+                return known
+            del self._verified[authorization]
+            return None
         token = bearer(authorization)
         if token is None:
             return None
         try:
-            return self.verify(token)
+            principal = self.verify(token)
         except InvalidTokenError:
             return None
+        if len(self._verified) >= _VERIFIED_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[authorization] = principal
+        return principal
 
     def verify(self, token: str) -> Principal:
         """The principal of a token, or InvalidTokenError."""
