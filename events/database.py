@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from events.tables import SERVER_LIST, projection_state
@@ -22,15 +22,26 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 10})
         _sqlite_transactions(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=10,
         max_overflow=20,
         pool_timeout=5,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 10},
     )
+    _discard_closed(engine)
+    return engine
+
+
+def _discard_closed(engine: AsyncEngine) -> None:
+    # Instead of a ping round trip on every checkout: asyncpg learns of a
+    # connection the server closed (a restart, a crash) as soon as the socket
+    # says so, and the pool then replaces it before anyone uses it.
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError()
 
 
 def _sqlite_transactions(engine: AsyncEngine) -> None:
@@ -98,14 +109,3 @@ async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             yield conn
-
-
-def event_time(conn: AsyncConnection) -> datetime:
-    """Now, but never before the newest event: occurred_at follows position
-    even when instances' clocks disagree, so the log's times are a prefix order."""
-    now = datetime.now(UTC)
-    last: datetime | None = conn.info.get(LAST_OCCURRED_AT)
-    if last is None:
-        return now
-    last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
-    return max(now, last)

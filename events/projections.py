@@ -147,12 +147,25 @@ async def checkpoint(conn: AsyncConnection) -> tuple[int, int]:
 
 async def load_registry(conn: AsyncConnection) -> tuple[int, Registry]:
     """The read model as a Registry, with the position it reflects."""
-    position, list_version = await checkpoint(conn)
+    position, registry, _ = await load_state(conn)
+    return position, registry
+
+
+async def load_state(conn: AsyncConnection) -> tuple[int, Registry, datetime | None]:
+    """The read model as a Registry, with the position it reflects and the newest event's time."""
+    row = (
+        await conn.execute(
+            sa.select(
+                projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at
+            ).where(projection_state.c.name == SERVER_LIST)
+        )
+    ).one()
     rows = (await conn.execute(servers.select().order_by(servers.c.position))).all()
     loaded = [server_from_row(row) for row in rows]
-    return position, Registry(
-        servers={s.id: s for s in loaded}, order=tuple(s.id for s in loaded), list_version=list_version
+    registry = Registry(
+        servers={s.id: s for s in loaded}, order=tuple(s.id for s in loaded), list_version=int(row.list_version)
     )
+    return int(row.position), registry, row.last_occurred_at
 
 
 async def replace_all(

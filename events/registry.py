@@ -1,77 +1,49 @@
-"""The write path (lock, load, decide, append, project, remember) and the
-cached read path, both over one engine."""
+"""The write path (group commit: queue, decide, append, project, remember) and
+the cached read path, both over one engine."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-import sqlalchemy as sa
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.commands import Command
-from domain.decide import decide
-from domain.errors import IdempotencyKeyReusedError
-from domain.events import AllServersDeleted, Event, ServersReordered, stream_of
-from domain.state import Fold, Registry
-from events import projections, store
-from events.database import event_time, locked_checkpoint, read_transaction, write_transaction
-from events.serialization import JsonDict
-from events.store import Metadata, RecordedEvent
-from events.tables import idempotency_keys
+from events import append, projections
+from events.append import StaleError
+from events.batch import Outcome, Pending, Plan, Request, Respond, Snapshot, plan, touched
+from events.database import LAST_OCCURRED_AT, is_sqlite, locked_checkpoint, read_transaction, write_transaction
+from events.store import RecordedEvent
 
-Respond = Callable[[Registry, Sequence[Event]], JsonDict]
+__all__ = ["MailServerRegistry", "Outcome", "Request", "Respond", "Snapshot", "touched"]
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Request:
-    """Who asks, and how to recognise a retry of the same request."""
-
-    actor: str
-    correlation_id: str | None = None
-    idempotency_key: str | None = None
-    fingerprint: JsonDict = field(default_factory=dict)
-
-    def request_hash(self) -> str:
-        text = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+# Each failed attempt means another writer committed meanwhile, so the log
+# moves on; the bound only stops a bug from looping for ever.
+_ATTEMPTS = 50
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    response: JsonDict
-    recorded: tuple[RecordedEvent, ...]
-    replayed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    position: int
-    registry: Registry
-
-
-def touched(event: Event, before: Registry) -> list[str]:
-    """The servers a list-wide event touched, beyond its own stream."""
-    match event:
-        case ServersReordered():
-            return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
-        case AllServersDeleted():
-            return list(event.server_ids)
-        case _:
-            return []
+class BatchInterruptedError(RuntimeError):
+    """The transaction of the batch this command was in was cut short."""
 
 
 class MailServerRegistry:
-    """Runs commands against the log and serves the current list."""
+    """Runs commands against the log and serves the current list.
+
+    Commands that arrive while a batch is being written wait in a queue; the
+    next batch takes them all, decides them one after another and commits them
+    in one transaction (group commit). Each keeps its own outcome."""
 
     def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None):
         self.engine = engine
+        self._postgres = not is_sqlite(engine)
         self._write_lock = asyncio.Lock()
+        self._queue: list[Pending] = []
         self._snapshot: Snapshot | None = None
+        # The newest version of streams that are not live servers (deleted
+        # servers, the list stream); a miss is taken as a new stream and
+        # corrected by the unique key on (stream_id, stream_version).
+        self._versions: dict[str, int] = {}
         self._on_commit = on_commit
 
     async def current(self) -> Snapshot:
@@ -82,8 +54,11 @@ class MailServerRegistry:
         cached = self._snapshot
         if cached is not None and cached.position == position:
             return cached
+        return await self._load()
+
+    async def _load(self) -> Snapshot:
         async with read_transaction(self.engine) as conn:
-            snapshot = Snapshot(*await projections.load_registry(conn))
+            snapshot = Snapshot(*await projections.load_state(conn))
         self._remember(snapshot)
         return snapshot
 
@@ -94,65 +69,83 @@ class MailServerRegistry:
     async def execute(self, command: Command, request: Request, respond: Respond) -> Outcome:
         """Decide and append in one transaction. A rejected command raises its
         MailServerError and leaves no trace, not even its idempotency key."""
-        async with self._write_lock, write_transaction(self.engine) as conn:
-            if request.idempotency_key is not None:
-                replay = await self._replay(conn, request)
-                if replay is not None:
-                    return Outcome(response=replay, recorded=(), replayed=True)
-            position, _ = locked_checkpoint(conn)
-            cached = self._snapshot
-            if cached is None or cached.position != position:
-                cached = Snapshot(*await projections.load_registry(conn))
-            state = cached.registry
-            new_events = decide(command, state)
-            metadata = Metadata(
-                actor=request.actor, correlation_id=request.correlation_id, occurred_at=event_time(conn)
-            )
-            recorded: list[RecordedEvent] = []
-            fold = Fold(state)
-            for event in new_events:
-                stream = stream_of(event)
-                live = fold.servers.get(stream)
-                expected = live.version if live is not None else None
-                (entry,) = await store.append(conn, stream, expected, (event,), metadata)
-                before = fold.freeze()
-                fold.apply(event, entry.meta)
-                await projections.project(conn, event, before, fold.freeze())
-                await store.link(conn, entry.position, touched(event, before))
-                recorded.append(entry)
-            after = fold.freeze()
-            if recorded:
-                position = recorded[-1].position
-                await projections.save_checkpoint(
-                    conn, position, after.list_version, notify=True, last_occurred_at=metadata.occurred_at
-                )
-            response = respond(after, new_events)
-            if request.idempotency_key is not None:
-                await conn.execute(
-                    idempotency_keys.insert().values(
-                        actor=request.actor,
-                        key=request.idempotency_key,
-                        request_hash=request.request_hash(),
-                        response=response,
-                        created_at=metadata.occurred_at,
-                    )
-                )
-        self._remember(Snapshot(position, after))
+        pending = Pending(command, request, respond, asyncio.get_running_loop().create_future())
+        self._queue.append(pending)
+        async with self._write_lock:
+            if not pending.future.done():
+                batch, self._queue = self._queue, []
+                await self._commit(batch)
+        return pending.future.result()
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        try:
+            for _ in range(_ATTEMPTS):
+                try:
+                    written = await (self._commit_postgres(batch) if self._postgres else self._commit_sql(batch))
+                except StaleError:
+                    continue
+                self._finish(*written)
+                return
+            raise RuntimeError(f"no commit after {_ATTEMPTS} attempts")
+        except BaseException as error:
+            failure = error if isinstance(error, Exception) else BatchInterruptedError()
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(failure)
+            if failure is not error:
+                raise
+
+    async def _commit_postgres(self, batch: list[Pending]) -> tuple[Plan, list[int]]:
+        refs = [ref for p in batch if (ref := p.request.key_ref) is not None]
+        for retry in (True, False):
+            async with self.engine.connect() as outer:
+                conn: asyncpg.Connection = (await outer.get_raw_connection()).driver_connection
+                try:
+                    snapshot = self._snapshot or await self._load()
+                    stored = await append.stored_keys_postgres(conn, refs)
+                    if conn.is_closed():
+                        raise asyncpg.InterfaceError("connection is closed")
+                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                    if not retry:
+                        raise
+                    # Nothing was written yet: safe to go again on a fresh connection.
+                    await outer.invalidate()
+                    continue
+                decided = plan(batch, snapshot, stored, self._versions)
+                try:
+                    return decided, await append.commit_postgres(conn, decided)
+                except StaleError:
+                    self._snapshot = None
+                    self._versions.update(await append.versions_postgres(conn, append.unknown_streams(decided)))
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _commit_sql(self, batch: list[Pending]) -> tuple[Plan, list[int]]:
+        refs = [ref for p in batch if (ref := p.request.key_ref) is not None]
+        try:
+            async with write_transaction(self.engine) as conn:
+                position, _ = locked_checkpoint(conn)
+                snapshot = self._snapshot
+                if snapshot is None or snapshot.position != position:
+                    loaded = await projections.load_registry(conn)
+                    snapshot = Snapshot(*loaded, conn.info[LAST_OCCURRED_AT])
+                stored = await append.stored_keys_sql(conn, refs)
+                decided = plan(batch, snapshot, stored, self._versions)
+                return decided, await append.commit_sql(conn, decided)
+        except StaleError:
+            async with self.engine.connect() as conn:
+                self._versions.update(await append.versions_sql(conn, append.unknown_streams(decided)))
+            raise
+
+    def _finish(self, decided: Plan, positions: list[int]) -> None:
+        self._versions = decided.new_versions
+        if positions:
+            self._remember(Snapshot(positions[-1], decided.after, decided.occurred_at))
+        results, recorded = decided.outcomes(positions)
+        for pending, result in results:
+            if isinstance(result, Outcome):
+                pending.future.set_result(result)
+            else:
+                pending.future.set_exception(result)
         if recorded and self._on_commit is not None:
             self._on_commit(recorded)
-        return Outcome(response=response, recorded=tuple(recorded), replayed=False)
-
-    async def _replay(self, conn: Any, request: Request) -> JsonDict | None:
-        row = (
-            await conn.execute(
-                sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-                    idempotency_keys.c.actor == request.actor, idempotency_keys.c.key == request.idempotency_key
-                )
-            )
-        ).first()
-        if row is None:
-            return None
-        if row.request_hash != request.request_hash():
-            raise IdempotencyKeyReusedError()
-        response: JsonDict = row.response
-        return response
