@@ -670,7 +670,8 @@ class Suite:
     async def import_(self) -> Row:
         assert self.a is not None
         count = self.p.import_servers
-        result = await imports.add_then_list(f"{self.a.url}/graphql", self.admin, count, self.a)
+        async with profiling(self.a if self.profile_dir else None, self.profile_dir, "import"):
+            result = await imports.add_then_list(f"{self.a.url}/graphql", self.admin, count, self.a)
         self.note(
             f"import: {count:,} adds in {result.add_seconds:.2f}s, then mailServers; "
             f"{result.server_cpu_ms_per_add:.2f} ms server CPU per add"
