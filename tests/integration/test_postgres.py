@@ -3,6 +3,7 @@
 import pytest
 
 from tests.integration.backends import Postgres
+from tests.integration.group_commit_cases import GroupCommitCases
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
 from tests.integration.registry_cases import RegistryCases
@@ -11,5 +12,5 @@ from tests.integration.store_cases import StoreCases
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(StoreCases, RegistryCases, IdempotencyCases, HistoryCases):
+class TestPostgres(StoreCases, RegistryCases, IdempotencyCases, HistoryCases, GroupCommitCases):
     backend = Postgres()
