@@ -14,22 +14,32 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.events import EventMeta
+from domain.events import Event, EventMeta
 from domain.state import Fold
 from events import projections, store
 from events.batch import KeyRef, Plan
-from events.serialization import JsonDict
-from events.tables import events, idempotency_keys
+from events.serialization import JsonDict, from_payload
+from events.tables import SERVER_LIST, events, idempotency_keys
 
 
 class StaleError(Exception):
-    """The batch was decided on out-of-date knowledge; nothing of it was written."""
+    """The batch was decided on out-of-date knowledge; nothing of it was written.
+    `streams`: the streams whose versions were guessed, when one of those was wrong."""
+
+    def __init__(self, reason: str, streams: Sequence[str] = ()) -> None:
+        super().__init__(reason)
+        self.streams = list(streams)
 
 
 _APPEND = "SELECT mailreg_append($1, $2::jsonb)"
 _KEYS = (
     "SELECT actor, key, request_hash, response FROM idempotency_keys "
     "WHERE (actor, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+)
+_LOCK = "SELECT position FROM projection_state WHERE name = $1 FOR UPDATE"
+_BETWEEN = (
+    "SELECT stream_id, stream_version, type, schema_version, data, occurred_at FROM events "
+    "WHERE position > $1 AND position <= $2 ORDER BY position"
 )
 _VERSIONS = "SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id"
 
@@ -86,7 +96,8 @@ async def commit_postgres(conn: asyncpg.Connection, plan: Plan) -> list[int]:
     except asyncpg.UniqueViolationError as error:
         # Another instance appended to a stream we thought was new or deleted,
         # or stored the same idempotency key: decide again on what is there now.
-        raise StaleError(error.constraint_name) from error
+        guessed = unknown_streams(plan) if error.constraint_name == "uq_events_stream_version" else []
+        raise StaleError(error.constraint_name or "unique", guessed) from error
     if positions is None:
         raise StaleError("the log moved")
     return positions
@@ -103,6 +114,20 @@ async def stored_keys_postgres(conn: asyncpg.Connection, refs: Sequence[KeyRef])
 async def versions_postgres(conn: asyncpg.Connection, streams: Sequence[str]) -> dict[str, int]:
     """The newest version of each of these streams that has events."""
     return {r[0]: int(r[1]) for r in await conn.fetch(_VERSIONS, list(streams))} if streams else {}
+
+
+async def lock_postgres(conn: asyncpg.Connection) -> int:
+    """Take the log's write lock inside the caller's transaction; the position it guards."""
+    position: int = await conn.fetchval(_LOCK, SERVER_LIST)
+    return position
+
+
+async def events_between(conn: asyncpg.Connection, after: int, upto: int) -> list[tuple[str, int, Event, datetime]]:
+    """(stream, version, event, time) of the log's events after `after` up to `upto`, in order."""
+    rows = await conn.fetch(_BETWEEN, after, upto)
+    return [
+        (r[0], r[1], from_payload(r[2], r[3], json.loads(r[4]) if isinstance(r[4], str) else r[4]), r[5]) for r in rows
+    ]
 
 
 async def stored_keys_sql(conn: AsyncConnection, refs: Sequence[KeyRef]) -> dict[KeyRef, tuple[str, JsonDict]]:

@@ -10,9 +10,11 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.commands import Command
+from domain.events import AllServersDeleted, EventMeta
+from domain.state import Fold
 from events import append, projections
 from events.append import StaleError
-from events.batch import Outcome, Pending, Plan, Request, Respond, Snapshot, plan, touched
+from events.batch import KeyRef, Outcome, Pending, Plan, Request, Respond, Snapshot, plan, touched
 from events.database import LAST_OCCURRED_AT, is_sqlite, locked_checkpoint, read_transaction, write_transaction
 from events.store import RecordedEvent
 
@@ -21,6 +23,8 @@ __all__ = ["MailServerRegistry", "Outcome", "Request", "Respond", "Snapshot", "t
 # Each failed attempt means another writer committed meanwhile, so the log
 # moves on; the bound only stops a bug from looping for ever.
 _ATTEMPTS = 50
+# Further behind than this, reading the read model beats folding the log.
+_CATCH_UP_LIMIT = 1000
 
 
 class BatchInterruptedError(RuntimeError):
@@ -79,9 +83,12 @@ class MailServerRegistry:
 
     async def _commit(self, batch: list[Pending]) -> None:
         try:
-            for _ in range(_ATTEMPTS):
+            for attempt in range(_ATTEMPTS):
                 try:
-                    written = await (self._commit_postgres(batch) if self._postgres else self._commit_sql(batch))
+                    if self._postgres:
+                        written = await self._commit_postgres(batch, locked=attempt > 0)
+                    else:
+                        written = await self._commit_sql(batch)
                 except StaleError:
                     continue
                 self._finish(*written)
@@ -95,30 +102,70 @@ class MailServerRegistry:
             if failure is not error:
                 raise
 
-    async def _commit_postgres(self, batch: list[Pending]) -> tuple[Plan, list[int]]:
+    async def _commit_postgres(self, batch: list[Pending], *, locked: bool) -> tuple[Plan, list[int]]:
+        """First optimistically, in one round trip, on the state this instance
+        knows; after that was stale (another instance wrote), under the lock,
+        catching up from the log, so that the retry cannot be overtaken."""
         refs = [ref for p in batch if (ref := p.request.key_ref) is not None]
         for retry in (True, False):
             async with self.engine.connect() as outer:
                 conn: asyncpg.Connection = (await outer.get_raw_connection()).driver_connection
                 try:
-                    snapshot = self._snapshot or await self._load()
-                    stored = await append.stored_keys_postgres(conn, refs)
                     if conn.is_closed():
                         raise asyncpg.InterfaceError("connection is closed")
+                    if locked:
+                        return await self._commit_locked(conn, batch, refs)
+                    snapshot = self._snapshot or await self._load()
+                    stored = await append.stored_keys_postgres(conn, refs)
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                    if not retry:
+                    if not retry or locked:
                         raise
                     # Nothing was written yet: safe to go again on a fresh connection.
                     await outer.invalidate()
                     continue
+                except StaleError as stale:
+                    await self._learn_versions(conn, stale)
+                    raise
                 decided = plan(batch, snapshot, stored, self._versions)
                 try:
                     return decided, await append.commit_postgres(conn, decided)
-                except StaleError:
-                    self._snapshot = None
-                    self._versions.update(await append.versions_postgres(conn, append.unknown_streams(decided)))
+                except StaleError as stale:
+                    await self._learn_versions(conn, stale)
                     raise
         raise AssertionError("unreachable")
+
+    async def _commit_locked(
+        self, conn: asyncpg.Connection, batch: list[Pending], refs: list[KeyRef]
+    ) -> tuple[Plan, list[int]]:
+        async with conn.transaction():
+            snapshot = await self._catch_up(conn, await append.lock_postgres(conn))
+            stored = await append.stored_keys_postgres(conn, refs)
+            decided = plan(batch, snapshot, stored, self._versions)
+            return decided, await append.commit_postgres(conn, decided)
+
+    async def _catch_up(self, conn: asyncpg.Connection, position: int) -> Snapshot:
+        """The state at `position`, which the caller holds the lock on: the
+        snapshot plus the events since, or the read model when far behind."""
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.position == position:
+            return snapshot
+        if snapshot is None or not 0 < position - snapshot.position <= _CATCH_UP_LIMIT:
+            return await self._load()
+        fold, last = Fold(snapshot.registry), snapshot.last_occurred_at
+        for stream, version, event, occurred_at in await append.events_between(conn, snapshot.position, position):
+            if isinstance(event, AllServersDeleted):
+                self._versions.update({i: fold.servers[i].version for i in event.server_ids if i in fold.servers})
+            fold.apply(event, EventMeta(stream_version=version, occurred_at=occurred_at))
+            if stream not in fold.servers:
+                self._versions[stream] = version
+            last = occurred_at
+        caught = Snapshot(position, fold.freeze(), last)
+        self._remember(caught)
+        return caught
+
+    async def _learn_versions(self, conn: asyncpg.Connection, stale: StaleError) -> None:
+        if stale.streams:
+            self._versions.update(await append.versions_postgres(conn, stale.streams))
 
     async def _commit_sql(self, batch: list[Pending]) -> tuple[Plan, list[int]]:
         refs = [ref for p in batch if (ref := p.request.key_ref) is not None]

@@ -11,12 +11,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.commands import ChangeServer, Command
+from domain.commands import ChangeServer, Command, DeleteServer, ReorderServers
 from domain.errors import IdempotencyKeyReusedError, MailServerError
 from domain.model import Server
 from events import store
 from events.registry import MailServerRegistry, Outcome, Request
 from events.tables import idempotency_keys
+from tests.integration.backends import Databases, url_of
 from tests.integration.builders import add_server, last_position, new_id, problems_of, remembered, request, respond
 from tests.integration.registry_cases import add
 
@@ -151,3 +152,30 @@ class GroupCommitCases:
         current = (await MailServerRegistry(engine).current()).registry.servers
         assert [current[s.id].version for s in servers] == [s.version + 5 for s in servers]
         assert [current[s.id].name for s in servers] == [f"Writer {n} round 4" for n in range(writers)]
+
+    async def test_an_instance_behind_catches_up_on_other_instances_writes_before_deciding(
+        self, engine: AsyncEngine, databases: Databases
+    ) -> None:
+        a, b = MailServerRegistry(engine), MailServerRegistry(databases.open(url_of(engine)))
+        kept, gone, renamed = await add(a), await add(a), await add(a)
+        await b.current()
+        await a.execute(ChangeServer(server_id=renamed.id, name="Renamed by A"), request(), respond)
+        await a.execute(DeleteServer(server_id=gone.id), request(), respond)
+        order = (await a.current()).registry.order
+        await a.execute(
+            ReorderServers(server_ids=(renamed.id, *[i for i in order if i != renamed.id])), request(), respond
+        )
+
+        outcome = await b.execute(
+            ChangeServer(server_id=renamed.id, expected_version=renamed.version + 1, name="Then by B"),
+            request(),
+            respond,
+        )
+
+        assert len(outcome.recorded) == 1 and outcome.recorded[0].stream_version == renamed.version + 2
+        assert await b.current() == await MailServerRegistry(engine).current()
+        seen = (await b.current()).registry
+        assert seen.order[0] == renamed.id and gone.id not in seen.servers and kept.id in seen.servers
+        assert seen.servers[renamed.id].name == "Then by B"
+        with pytest.raises(MailServerError):
+            await b.execute(ChangeServer(server_id=gone.id, name="Gone already"), request(), respond)
