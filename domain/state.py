@@ -28,6 +28,9 @@ class Registry:
     servers: Mapping[str, Server] = field(default_factory=lambda: _EMPTY)
     order: tuple[str, ...] = ()
     list_version: int = 0
+    # code -> id, built on first use (or handed over by a Fold): a lookup by
+    # code is then O(1) however long the list is.
+    codes: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     def ordered(self) -> tuple[Server, ...]:
         return tuple(self.servers[i] for i in self.order)
@@ -37,10 +40,12 @@ class Registry:
 
     def holder_of(self, code: str) -> Server | None:
         """The live server with this code, if any."""
-        for server in self.servers.values():
-            if server.code == code:
-                return server
-        return None
+        codes = self.codes
+        if codes is None:
+            codes = {server.code: server.id for server in self.servers.values()}
+            object.__setattr__(self, "codes", codes)
+        holder = codes.get(code)
+        return None if holder is None else self.servers.get(holder)
 
     def position_of(self, server_id: str) -> int:
         return self.order.index(server_id) + 1
@@ -54,8 +59,10 @@ class Fold:
         self.servers: dict[str, Server] = dict(state.servers)
         self.order: list[str] = list(state.order)
         self.list_version = state.list_version
+        self._codes = dict(state.codes) if state.codes is not None else {s.code: s.id for s in state.servers.values()}
 
     def apply(self, event: Event, meta: EventMeta) -> None:
+        self._keep_codes(event)
         match event:
             case ServerAdded():
                 self.servers[event.server_id] = Server(
@@ -75,6 +82,9 @@ class Fold:
                     version=meta.stream_version,
                     updated_at=meta.occurred_at,
                 )
+                if self.servers[event.server_id].code != server.code:
+                    self._codes.pop(server.code, None)
+                    self._codes[self.servers[event.server_id].code] = event.server_id
             case ServersReordered():
                 self.order = list(event.after)
             case ServerDeleted():
@@ -86,11 +96,26 @@ class Fold:
         if changes_membership_or_order(event):
             self.list_version += 1
 
+    def _keep_codes(self, event: Event) -> None:
+        codes = self._codes
+        match event:
+            case ServerAdded():
+                codes[event.settings.code] = event.server_id
+            case ServerChanged():
+                pass  # a changed code is kept in `apply`, where the new settings are known
+            case ServerDeleted():
+                codes.pop(self.servers[event.server_id].code, None)
+            case AllServersDeleted():
+                codes.clear()
+            case ServersReordered():
+                pass
+
     def freeze(self) -> Registry:
         return Registry(
             servers=MappingProxyType(dict(self.servers)),
             order=tuple(self.order),
             list_version=self.list_version,
+            codes=MappingProxyType(dict(self._codes)),
         )
 
 
