@@ -24,11 +24,13 @@ def test_the_benchmark_suite_runs_every_measure_at_a_small_size(tmp_path: Path):
     assert {
         "rebuild",
         "append",
+        "writers",
         "mailServers",
         "choices",
         "events",
         "asof",
         "mutations",
         "subscriptions",
+        "import",
         "rss",
     } <= measured, rows
