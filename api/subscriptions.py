@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
-from api.context import Context, admin, signed_in
+from api.context import Context, IsAdmin, IsSignedIn
 from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
 from api.types import MailServerChoice, choices
 from events import store
+from events.application.history import parse_cursor
 from events.feed import EventFeed, SubscriberOverflowError
-from events.history import parse_cursor
 
 REPLAY_BATCH = 500
 OVERFLOW_CLOSE_CODE = 4008
@@ -32,7 +33,8 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
     websocket = info.context.request
 
     async def close() -> None:
-        await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
+        if isinstance(websocket, WebSocket):
+            await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
 
     engine = info.context.services.engine
     last = after
@@ -50,7 +52,7 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
                 yield from_recorded(entry)
                 last = entry.position
             if len(batch) < REPLAY_BATCH and last >= feed.position:
-                subscriber = feed.subscribe(on_overflow=close if hasattr(websocket, "close") else None)
+                subscriber = feed.subscribe(on_overflow=close)
         while True:
             try:
                 entries = await subscriber.wait()
@@ -67,7 +69,7 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
 
 
 async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
-    registry = info.context.services.registry
+    registry = info.context.services.mail_servers
     subscriber = feed.subscribe(conflate=True)
     active = info.context.services.metrics.subscriptions.labels("mailServerChoicesChanged")
     active.inc()
@@ -75,23 +77,30 @@ async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[
         shown = None
         while True:
             snapshot = await registry.current()
-            current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
+            current = tuple((s.id, s.code, s.name) for s in snapshot.server_list.ordered())
             if current != shown:
                 shown = current
-                yield choices(snapshot.registry)
+                yield choices(snapshot.server_list)
             await subscriber.wait()
     finally:
         active.dec()
         feed.unsubscribe(subscriber)
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over graphql-transport-ws at /graphql; connection_init carries the token.")
 class Subscription:
-    @strawberry.subscription(description="Admin: every event from now on, or after a cursor first.")
+    @strawberry.subscription(
+        permission_classes=[IsAdmin],
+        description="Admin: every event from now on. With after, first every event after that cursor from the log, "
+        "then live ones: no gap, no duplicate, in order, also across API instances sharing one database.",
+    )
     async def mail_server_events(
-        self, info: Info[Context, Any], after: str | None = None
+        self,
+        info: Info[Context, Any],
+        after: Annotated[
+            str | None, strawberry.argument(description="A position cursor; events after it come first.")
+        ] = None,
     ) -> AsyncIterator[DomainEvent]:
-        admin(info)
         async with info.context.services.engine.connect() as conn:
             if after is None:
                 # "From now on" means after the newest committed event, which the
@@ -104,7 +113,9 @@ class Subscription:
                 start = parsed
         return _events(info, info.context.services.feed, start)
 
-    @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
+    @strawberry.subscription(
+        permission_classes=[IsSignedIn],
+        description="Any signed-in user: the current choices at once, then again after each change.",
+    )
     async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
-        signed_in(info)
         return _choices(info, info.context.services.feed)

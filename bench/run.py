@@ -320,7 +320,7 @@ class Suite:
         if "rebuild" in self.selected:
             await self.measure("rebuild", f"mailreg rebuild-projections of {size:,} events", self.rebuild)
         else:
-            log("building the read model (events.rebuild) ...")
+            log("building the read model (events.operations.rebuild) ...")
             await replay.rebuild_in_process(db)
 
         if self.want("append", "mutations"):
@@ -651,7 +651,7 @@ class Suite:
             self.raw_parallel = await writes.raw_ceiling(self.db, self.p.duration, self.p.warmup, clients)
         ceiling = self.raw_parallel.per_second
         profiler = self.profiler()
-        result = await writes.registry_concurrent(
+        result = await writes.service_concurrent(
             self.db, self.server_ids, clients, self.p.duration, self.p.warmup, profiler
         )
         self.save_profile(profiler, "writers")

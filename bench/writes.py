@@ -32,21 +32,21 @@ class Throughput:
 async def registry_appends(
     database: Database, server_id: str, duration: float, warmup: float, profiler: Any = None
 ) -> Throughput:
-    """MailServerRegistry.execute(ChangeServer) on one server, one asyncio task:
+    """MailServerService.execute(ChangeServer) on one server, one asyncio task:
     each command is one ServerChanged event, appended and projected in its own
     transaction. Counts events appended per second."""
+    from events.application.service import MailServerService, Request
     from events.database import create_engine
-    from events.registry import MailServerRegistry, Request
 
     engine = create_engine(database.url)
-    registry = MailServerRegistry(engine)
+    service = MailServerService(engine)
     request = Request(actor="bench-writer")
 
     def respond(_registry: Any, _events: Any) -> dict[str, Any]:
         return {}
 
     async def one(n: int) -> int:
-        outcome = await registry.execute(ChangeServer(server_id=server_id, name=f"Append bench {n}"), request, respond)
+        outcome = await service.execute(ChangeServer(server_id=server_id, name=f"Append bench {n}"), request, respond)
         return len(outcome.recorded)
 
     try:
@@ -152,18 +152,18 @@ async def raw_ceiling(database: Database, duration: float, warmup: float, connec
         await admin.close()
 
 
-async def registry_concurrent(
+async def service_concurrent(
     database: Database, server_ids: list[str], writers: int, duration: float, warmup: float, profiler: Any = None
 ) -> Throughput:
-    """MailServerRegistry.execute(ChangeServer) from `writers` asyncio tasks in
-    one process (one registry, as one API instance has), each on a server of
+    """MailServerService.execute(ChangeServer) from `writers` asyncio tasks in
+    one process (one service, as one API instance has), each on a server of
     its own: group commit puts what arrives during a commit into the next one.
     Counts events appended per second."""
+    from events.application.service import MailServerService, Request
     from events.database import create_engine
-    from events.registry import MailServerRegistry, Request
 
     engine = create_engine(database.url)
-    registry = MailServerRegistry(engine)
+    service = MailServerService(engine)
     request = Request(actor="bench-writer")
     counts = [0] * writers
     measuring = False
@@ -178,7 +178,7 @@ async def registry_concurrent(
         while time.perf_counter() < stop_at:
             n += 1
             command = ChangeServer(server_id=server_id, name=f"Concurrent bench {index} #{n}")
-            outcome = await registry.execute(command, request, respond)
+            outcome = await service.execute(command, request, respond)
             if measuring:
                 counts[index] += len(outcome.recorded)
 

@@ -15,21 +15,21 @@ from domain.commands import ChangeServer, Command, DeleteServer, ReorderServers
 from domain.errors import IdempotencyKeyReusedError, MailServerError
 from domain.model import Server
 from events import store
-from events.registry import MailServerRegistry, Outcome, Request
+from events.application.service import MailServerService, Outcome, Request
 from events.tables import idempotency_keys
 from tests.integration.backends import Databases, url_of
 from tests.integration.builders import add_server, last_position, new_id, problems_of, remembered, request, respond
-from tests.integration.registry_cases import add
+from tests.integration.service_cases import add
 
 
 async def in_one_batch(
-    registry: MailServerRegistry, commands: Sequence[tuple[Command, Request]]
+    service: MailServerService, commands: Sequence[tuple[Command, Request]]
 ) -> list[Outcome | BaseException]:
     """Run `commands` so that they queue behind one first command and so share
     the next transaction; the first one's own outcome is left out."""
-    blocker = await add(registry)
-    first = registry.execute(ChangeServer(server_id=blocker.id, name=new_id("blocker")), request(), respond)
-    rest = [registry.execute(c, r, respond) for c, r in commands]
+    blocker = await add(service)
+    first = service.execute(ChangeServer(server_id=blocker.id, name=new_id("blocker")), request(), respond)
+    rest = [service.execute(c, r, respond) for c, r in commands]
     results = await asyncio.gather(first, *rest, return_exceptions=True)
     assert isinstance(results[0], Outcome), results[0]
     return list(results[1:])
@@ -48,8 +48,8 @@ async def batch_times(engine: AsyncEngine, outcomes: Sequence[Outcome | BaseExce
 
 class GroupCommitCases:
     async def test_a_rejected_command_in_a_batch_rejects_alone_and_writes_nothing(self, engine: AsyncEngine) -> None:
-        registry = MailServerRegistry(engine)
-        held: Server = await add(registry)
+        service = MailServerService(engine)
+        held: Server = await add(service)
         stale = ChangeServer(server_id=held.id, expected_version=held.version, name="First wins")
         loser = ChangeServer(server_id=held.id, expected_version=held.version, name="Stale version")
         added = add_server()
@@ -60,10 +60,10 @@ class GroupCommitCases:
         before = await last_position(engine)
 
         results = await in_one_batch(
-            registry,
+            service,
             [(stale, request()), (loser, request()), (added, request()), (duplicate, request()), (blank, keyed)],
         )
-        results += await in_one_batch(registry, [(later, request())])
+        results += await in_one_batch(service, [(later, request())])
 
         won, conflict, first_add, taken, bad, after = results
         assert isinstance(won, Outcome) and len(won.recorded) == 1
@@ -80,7 +80,7 @@ class GroupCommitCases:
         streams = [e.stream_id for e in await written_after(engine, before)]
         assert (streams.count(held.id), streams.count(added.server_id)) == (2, 1)
         assert duplicate.server_id not in streams and blank.server_id not in streams
-        servers = (await MailServerRegistry(engine).current()).registry.servers
+        servers = (await MailServerService(engine).current()).server_list.servers
         assert servers[held.id].name == "Changed after the conflict"
         assert servers[held.id].version == held.version + 2
         assert servers[added.server_id].code == added.code
@@ -89,14 +89,14 @@ class GroupCommitCases:
     async def test_an_idempotent_retry_in_the_same_batch_gets_the_original_reply_and_appends_nothing(
         self, engine: AsyncEngine
     ) -> None:
-        registry = MailServerRegistry(engine)
+        service = MailServerService(engine)
         command, actor, key = add_server(), new_id("actor"), new_id("key")
         original = request(actor=actor, key=key, command=command)
         other_input = add_server()
         before = await last_position(engine)
 
         first, retry, reused = await in_one_batch(
-            registry,
+            service,
             [
                 (command, original),
                 (command, original),
@@ -104,8 +104,8 @@ class GroupCommitCases:
             ],
         )
 
-        assert isinstance(first, Outcome) and not first.replayed and len(first.recorded) == 1
-        assert isinstance(retry, Outcome) and retry.replayed and retry.recorded == ()
+        assert isinstance(first, Outcome) and not first.retried and len(first.recorded) == 1
+        assert isinstance(retry, Outcome) and retry.retried and retry.recorded == ()
         assert retry.response == first.response
         assert isinstance(reused, IdempotencyKeyReusedError)
         streams = [e.stream_id for e in await written_after(engine, before)]
@@ -119,15 +119,15 @@ class GroupCommitCases:
             ).scalar_one()
         assert count == 1
 
-        again = await registry.execute(command, original, respond)
-        assert again.replayed and again.response == first.response
+        again = await service.execute(command, original, respond)
+        assert again.retried and again.response == first.response
 
     async def test_a_retry_of_a_rejected_original_in_the_same_batch_is_decided_again(self, engine: AsyncEngine) -> None:
-        registry = MailServerRegistry(engine)
+        service = MailServerService(engine)
         blank, actor, key = add_server(name=" "), new_id("actor"), new_id("key")
         keyed = request(actor=actor, key=key, command=blank)
 
-        results = await in_one_batch(registry, [(blank, keyed), (blank, keyed)])
+        results = await in_one_batch(service, [(blank, keyed), (blank, keyed)])
 
         assert all(isinstance(r, MailServerError) for r in results), results
         assert not await remembered(engine, actor, key)
@@ -136,12 +136,12 @@ class GroupCommitCases:
     async def test_concurrent_writers_on_one_instance_each_get_their_own_event_in_commit_order(
         self, engine: AsyncEngine, writers: int
     ) -> None:
-        registry = MailServerRegistry(engine)
-        servers = [await add(registry) for _ in range(writers)]
+        service = MailServerService(engine)
+        servers = [await add(service) for _ in range(writers)]
 
         results = await asyncio.gather(
             *(
-                registry.execute(ChangeServer(server_id=s.id, name=f"Writer {n} round {r}"), request(), respond)
+                service.execute(ChangeServer(server_id=s.id, name=f"Writer {n} round {r}"), request(), respond)
                 for r in range(5)
                 for n, s in enumerate(servers)
             )
@@ -149,19 +149,19 @@ class GroupCommitCases:
 
         positions = [e.position for o in results for e in o.recorded]
         assert len(positions) == 5 * writers and len(set(positions)) == len(positions)
-        current = (await MailServerRegistry(engine).current()).registry.servers
+        current = (await MailServerService(engine).current()).server_list.servers
         assert [current[s.id].version for s in servers] == [s.version + 5 for s in servers]
         assert [current[s.id].name for s in servers] == [f"Writer {n} round 4" for n in range(writers)]
 
     async def test_an_instance_behind_catches_up_on_other_instances_writes_before_deciding(
         self, engine: AsyncEngine, databases: Databases
     ) -> None:
-        a, b = MailServerRegistry(engine), MailServerRegistry(databases.open(url_of(engine)))
+        a, b = MailServerService(engine), MailServerService(databases.open(url_of(engine)))
         kept, gone, renamed = await add(a), await add(a), await add(a)
         await b.current()
         await a.execute(ChangeServer(server_id=renamed.id, name="Renamed by A"), request(), respond)
         await a.execute(DeleteServer(server_id=gone.id), request(), respond)
-        order = (await a.current()).registry.order
+        order = (await a.current()).server_list.order
         await a.execute(
             ReorderServers(server_ids=(renamed.id, *[i for i in order if i != renamed.id])), request(), respond
         )
@@ -173,8 +173,8 @@ class GroupCommitCases:
         )
 
         assert len(outcome.recorded) == 1 and outcome.recorded[0].stream_version == renamed.version + 2
-        assert await b.current() == await MailServerRegistry(engine).current()
-        seen = (await b.current()).registry
+        assert await b.current() == await MailServerService(engine).current()
+        seen = (await b.current()).server_list
         assert seen.order[0] == renamed.id and gone.id not in seen.servers and kept.id in seen.servers
         assert seen.servers[renamed.id].name == "Then by B"
         with pytest.raises(MailServerError):

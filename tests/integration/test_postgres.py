@@ -6,11 +6,11 @@ from tests.integration.backends import Postgres
 from tests.integration.group_commit_cases import GroupCommitCases
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
-from tests.integration.registry_cases import RegistryCases
+from tests.integration.service_cases import ServiceCases
 from tests.integration.store_cases import StoreCases
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(StoreCases, RegistryCases, IdempotencyCases, HistoryCases, GroupCommitCases):
+class TestPostgres(StoreCases, ServiceCases, IdempotencyCases, HistoryCases, GroupCommitCases):
     backend = Postgres()

@@ -4,9 +4,9 @@ from tests.integration.backends import Sqlite
 from tests.integration.group_commit_cases import GroupCommitCases
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
-from tests.integration.registry_cases import RegistryCases
+from tests.integration.service_cases import ServiceCases
 from tests.integration.store_cases import StoreCases
 
 
-class TestSqlite(StoreCases, RegistryCases, IdempotencyCases, HistoryCases, GroupCommitCases):
+class TestSqlite(StoreCases, ServiceCases, IdempotencyCases, HistoryCases, GroupCommitCases):
     backend = Sqlite()

@@ -16,11 +16,11 @@ from domain.commands import Command
 from domain.decide import decide
 from domain.errors import IdempotencyKeyReusedError
 from domain.events import AllServersDeleted, Event, EventMeta, ServerDeleted, ServersReordered, stream_of
-from domain.state import Fold, Registry
+from domain.state import Fold, ServerList, touched
 from events.serialization import JsonDict, to_payload
 from events.store import RecordedEvent
 
-Respond = Callable[[Registry, Sequence[Event]], JsonDict]
+Respond = Callable[[ServerList, Sequence[Event]], JsonDict]
 KeyRef = tuple[str, str]  # (actor, idempotency key)
 
 
@@ -34,6 +34,7 @@ class Request:
     fingerprint: JsonDict = field(default_factory=dict)
 
     def request_hash(self) -> str:
+        """A digest of the request's fingerprint, equal for equal requests."""
         text = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -44,15 +45,19 @@ class Request:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
+    """What a command did: the response, the events recorded, and whether it was a retry."""
+
     response: JsonDict
     recorded: tuple[RecordedEvent, ...]
-    replayed: bool
+    retried: bool
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class CurrentList:
+    """The server list as of the committed event at `position`."""
+
     position: int
-    registry: Registry
+    server_list: ServerList
     # Not part of equality: SQLite hands it back without its offset.
     last_occurred_at: datetime | None = field(default=None, compare=False)
 
@@ -81,7 +86,7 @@ class Decided:
     pending: Pending
     response: JsonDict | None = None
     error: BaseException | None = None
-    replayed: bool = False
+    retried: bool = False
     steps: range = range(0)
 
 
@@ -89,9 +94,9 @@ class Decided:
 class Plan:
     """What one batch writes, and each command's outcome once it is written."""
 
-    start: Snapshot
+    start: CurrentList
     occurred_at: datetime
-    after: Registry
+    after: ServerList
     steps: list[Step]
     keys: list[dict[str, Any]]
     decided: list[Decided]
@@ -111,21 +116,10 @@ class Plan:
             else:
                 assert item.response is not None
                 outcome = Outcome(
-                    response=item.response, recorded=tuple(recorded[i] for i in item.steps), replayed=item.replayed
+                    response=item.response, recorded=tuple(recorded[i] for i in item.steps), retried=item.retried
                 )
                 results.append((item.pending, outcome))
         return results, recorded
-
-
-def touched(event: Event, before: Registry) -> list[str]:
-    """The servers a list-wide event touched, beyond its own stream."""
-    match event:
-        case ServersReordered():
-            return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
-        case AllServersDeleted():
-            return list(event.server_ids)
-        case _:
-            return []
 
 
 def event_time(last: datetime | None) -> datetime:
@@ -140,7 +134,7 @@ def event_time(last: datetime | None) -> datetime:
 
 def plan(
     batch: Sequence[Pending],
-    start: Snapshot,
+    start: CurrentList,
     stored: Mapping[KeyRef, tuple[str, JsonDict]],
     versions: Mapping[str, int],
 ) -> Plan:
@@ -150,7 +144,7 @@ def plan(
     `versions` holds the newest version of streams that are not live servers
     (deleted servers, the list stream); a stream missing there is new."""
     occurred_at = event_time(start.last_occurred_at)
-    state = start.registry
+    state = start.server_list
     fold = Fold(state)
     known = dict(versions)
     steps: list[Step] = []
@@ -170,7 +164,7 @@ def plan(
                 if earlier[0] != request.request_hash():
                     item.error = IdempotencyKeyReusedError()
                 else:
-                    item.response, item.replayed = earlier[1], True
+                    item.response, item.retried = earlier[1], True
                 continue
         try:
             new_events = decide(pending.command, state)

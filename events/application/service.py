@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.commands import Command
 from domain.events import AllServersDeleted, EventMeta
 from domain.state import Fold
-from events import append, projections
-from events.append import StaleError
-from events.batch import KeyRef, Outcome, Pending, Plan, Request, Respond, Snapshot, plan, touched
-from events.database import LAST_OCCURRED_AT, is_sqlite, locked_checkpoint, read_transaction, write_transaction
+from events import projections
+from events.application import append
+from events.application.append import StaleError
+from events.application.batch import CurrentList, KeyRef, Outcome, Pending, Plan, Request, Respond, plan
+from events.database import LAST_OCCURRED_AT, locked_checkpoint, read_transaction, write_transaction
+from events.dialect import dialect_of
 from events.store import RecordedEvent
 
-__all__ = ["MailServerRegistry", "Outcome", "Request", "Respond", "Snapshot", "touched"]
+__all__ = ["CurrentList", "MailServerService", "Outcome", "Request", "Respond"]
 
 # Each failed attempt means another writer committed meanwhile, so the log
 # moves on; the bound only stops a bug from looping for ever.
@@ -31,7 +33,7 @@ class BatchInterruptedError(RuntimeError):
     """The transaction of the batch this command was in was cut short."""
 
 
-class MailServerRegistry:
+class MailServerService:
     """Runs commands against the log and serves the current list.
 
     Commands that arrive while a batch is being written wait in a queue; the
@@ -40,35 +42,35 @@ class MailServerRegistry:
 
     def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None):
         self.engine = engine
-        self._postgres = not is_sqlite(engine)
+        self._postgres = dialect_of(engine).one_call_append
         self._write_lock = asyncio.Lock()
         self._queue: list[Pending] = []
-        self._snapshot: Snapshot | None = None
+        self._current: CurrentList | None = None
         # The newest version of streams that are not live servers (deleted
         # servers, the list stream); a miss is taken as a new stream and
         # corrected by the unique key on (stream_id, stream_version).
         self._versions: dict[str, int] = {}
         self._on_commit = on_commit
 
-    async def current(self) -> Snapshot:
+    async def current(self) -> CurrentList:
         """The list as of the newest committed event (reads its own writes,
         and other instances' writes, by checking the projection's position)."""
         async with self.engine.connect() as conn:
             position, _ = await projections.checkpoint(conn)
-        cached = self._snapshot
+        cached = self._current
         if cached is not None and cached.position == position:
             return cached
         return await self._load()
 
-    async def _load(self) -> Snapshot:
+    async def _load(self) -> CurrentList:
         async with read_transaction(self.engine) as conn:
-            snapshot = Snapshot(*await projections.load_state(conn))
-        self._remember(snapshot)
-        return snapshot
+            current = CurrentList(*await projections.load_state(conn))
+        self._remember(current)
+        return current
 
-    def _remember(self, snapshot: Snapshot) -> None:
-        if self._snapshot is None or snapshot.position >= self._snapshot.position:
-            self._snapshot = snapshot
+    def _remember(self, current: CurrentList) -> None:
+        if self._current is None or current.position >= self._current.position:
+            self._current = current
 
     async def execute(self, command: Command, request: Request, respond: Respond) -> Outcome:
         """Decide and append in one transaction. A rejected command raises its
@@ -115,7 +117,7 @@ class MailServerRegistry:
                         raise asyncpg.InterfaceError("connection is closed")
                     if locked:
                         return await self._commit_locked(conn, batch, refs)
-                    snapshot = self._snapshot or await self._load()
+                    current = self._current or await self._load()
                     stored = await append.stored_keys_postgres(conn, refs)
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
                     if not retry or locked:
@@ -126,7 +128,7 @@ class MailServerRegistry:
                 except StaleError as stale:
                     await self._learn_versions(conn, stale)
                     raise
-                decided = plan(batch, snapshot, stored, self._versions)
+                decided = plan(batch, current, stored, self._versions)
                 try:
                     return decided, await append.commit_postgres(conn, decided)
                 except StaleError as stale:
@@ -138,28 +140,28 @@ class MailServerRegistry:
         self, conn: asyncpg.Connection, batch: list[Pending], refs: list[KeyRef]
     ) -> tuple[Plan, list[int]]:
         async with conn.transaction():
-            snapshot = await self._catch_up(conn, await append.lock_postgres(conn))
+            current = await self._catch_up(conn, await append.lock_postgres(conn))
             stored = await append.stored_keys_postgres(conn, refs)
-            decided = plan(batch, snapshot, stored, self._versions)
+            decided = plan(batch, current, stored, self._versions)
             return decided, await append.commit_postgres(conn, decided)
 
-    async def _catch_up(self, conn: asyncpg.Connection, position: int) -> Snapshot:
+    async def _catch_up(self, conn: asyncpg.Connection, position: int) -> CurrentList:
         """The state at `position`, which the caller holds the lock on: the
-        snapshot plus the events since, or the read model when far behind."""
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot.position == position:
-            return snapshot
-        if snapshot is None or not 0 < position - snapshot.position <= _CATCH_UP_LIMIT:
+        current plus the events since, or the read model when far behind."""
+        current = self._current
+        if current is not None and current.position == position:
+            return current
+        if current is None or not 0 < position - current.position <= _CATCH_UP_LIMIT:
             return await self._load()
-        fold, last = Fold(snapshot.registry), snapshot.last_occurred_at
-        for stream, version, event, occurred_at in await append.events_between(conn, snapshot.position, position):
+        fold, last = Fold(current.server_list), current.last_occurred_at
+        for stream, version, event, occurred_at in await append.events_between(conn, current.position, position):
             if isinstance(event, AllServersDeleted):
                 self._versions.update({i: fold.servers[i].version for i in event.server_ids if i in fold.servers})
             fold.apply(event, EventMeta(stream_version=version, occurred_at=occurred_at))
             if stream not in fold.servers:
                 self._versions[stream] = version
             last = occurred_at
-        caught = Snapshot(position, fold.freeze(), last)
+        caught = CurrentList(position, fold.freeze(), last)
         self._remember(caught)
         return caught
 
@@ -172,12 +174,12 @@ class MailServerRegistry:
         try:
             async with write_transaction(self.engine) as conn:
                 position, _ = locked_checkpoint(conn)
-                snapshot = self._snapshot
-                if snapshot is None or snapshot.position != position:
-                    loaded = await projections.load_registry(conn)
-                    snapshot = Snapshot(*loaded, conn.info[LAST_OCCURRED_AT])
+                current = self._current
+                if current is None or current.position != position:
+                    loaded = await projections.load_list(conn)
+                    current = CurrentList(*loaded, conn.info[LAST_OCCURRED_AT])
                 stored = await append.stored_keys_sql(conn, refs)
-                decided = plan(batch, snapshot, stored, self._versions)
+                decided = plan(batch, current, stored, self._versions)
                 return decided, await append.commit_sql(conn, decided)
         except StaleError:
             async with self.engine.connect() as conn:
@@ -187,7 +189,7 @@ class MailServerRegistry:
     def _finish(self, decided: Plan, positions: list[int]) -> None:
         self._versions = decided.new_versions
         if positions:
-            self._remember(Snapshot(positions[-1], decided.after, decided.occurred_at))
+            self._remember(CurrentList(positions[-1], decided.after, decided.occurred_at))
         results, recorded = decided.outcomes(positions)
         for pending, result in results:
             if isinstance(result, Outcome):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.events import Event, EventMeta
 from domain.state import Fold
 from events import projections, store
-from events.batch import KeyRef, Plan
+from events.application.batch import KeyRef, Plan
 from events.serialization import JsonDict, from_payload
 from events.tables import SERVER_LIST, events, idempotency_keys
 
@@ -54,7 +54,7 @@ def _read_model_changes(plan: Plan) -> tuple[list[dict[str, Any]], list[str]]:
     """(rows to upsert, ids to delete first). A row whose code changed is
     deleted and inserted again, so swaps of codes inside one batch never meet
     the unique key half-way."""
-    before, after = plan.start.registry, plan.after
+    before, after = plan.start.server_list, plan.after
     if plan.reshaped:
         was = {sid: n for n, sid in enumerate(before.order, start=1)}
         ids = [
@@ -157,7 +157,7 @@ async def versions_sql(conn: AsyncConnection, streams: Sequence[str]) -> dict[st
 async def commit_sql(conn: AsyncConnection, plan: Plan) -> list[int]:
     """Write the batch statement by statement inside events.database.write_transaction."""
     positions: list[int] = []
-    fold = Fold(plan.start.registry)
+    fold = Fold(plan.start.server_list)
     for step in plan.steps:
         try:
             position = (await conn.execute(events.insert().returning(events.c.position), step.row)).scalar_one()
@@ -179,5 +179,5 @@ async def commit_sql(conn: AsyncConnection, plan: Plan) -> list[int]:
 
 def unknown_streams(plan: Plan) -> list[str]:
     """Streams of the batch whose version came from the cache or was taken as new."""
-    live = plan.start.registry.servers
+    live = plan.start.server_list.servers
     return sorted({s.row["stream_id"] for s in plan.steps if s.row["stream_id"] not in live})
