@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from events.database import create_engine
-from tests.e2e.live import ADMIN, Api, Process, fresh_database, manual
+from tests.e2e.live import ADMIN, Api, LiveServer, fresh_database, manual
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ async def client(number: int, url: str, server_id: str, ledger: Ledger, stop: as
 async def test_a_kill_while_batches_commit_keeps_every_acknowledged_change_and_nothing_else(tmp_path: Path) -> None:
     async with fresh_database() as url:
         engine = create_engine(url)
-        server = Process(database_url=url, data_dir=tmp_path / "serve")
+        server = LiveServer(database_url=url, data_dir=tmp_path / "serve")
         try:
             await asyncio.to_thread(server.start, 60)
             async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
@@ -93,7 +93,7 @@ async def test_a_kill_while_batches_commit_keeps_every_acknowledged_change_and_n
 
             async with engine.connect() as conn:
                 rows = (await conn.execute(CHANGES, {"after": start})).all()
-            check = await asyncio.to_thread(Process(database_url=url, data_dir=tmp_path).cli, "check", check=False)
+            check = await asyncio.to_thread(LiveServer(database_url=url, data_dir=tmp_path).cli, "check", check=False)
         finally:
             await asyncio.to_thread(server.stop)
             await engine.dispose()

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.live import ADMIN, Api, Process, Socket, fresh_database, manual
+from tests.e2e.live import ADMIN, Api, LiveServer, Socket, fresh_database, manual
 
 pytestmark = [pytest.mark.postgres]
 
@@ -18,7 +18,7 @@ ROUNDS = 20
 EVENTS = "subscription E($after: String) { mailServerEvents(after: $after) { position type } }"
 
 
-def workers_of(server: Process) -> list[int]:
+def workers_of(server: LiveServer) -> list[int]:
     assert server.process is not None
     pid = server.process.pid
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -31,7 +31,7 @@ async def fresh_client(url: str) -> httpx.AsyncClient:
 
 async def test_two_workers_serve_one_port_and_every_write_is_read_back_on_any_connection(tmp_path: Path) -> None:
     async with fresh_database() as url:
-        server = Process(database_url=url, data_dir=tmp_path, extra_env={"MAILREG_WORKERS": "2"})
+        server = LiveServer(database_url=url, data_dir=tmp_path, extra_env={"MAILREG_WORKERS": "2"})
         await asyncio.to_thread(server.start, 60)
         try:
             assert len(workers_of(server)) == 2
@@ -51,7 +51,7 @@ async def test_two_workers_serve_one_port_and_every_write_is_read_back_on_any_co
 
 async def test_a_subscriber_on_one_worker_sees_changes_made_through_the_other(tmp_path: Path) -> None:
     async with fresh_database() as url:
-        server = Process(database_url=url, data_dir=tmp_path, extra_env={"MAILREG_WORKERS": "2"})
+        server = LiveServer(database_url=url, data_dir=tmp_path, extra_env={"MAILREG_WORKERS": "2"})
         await asyncio.to_thread(server.start, 60)
         try:
             async with await fresh_client(server.url) as http:
