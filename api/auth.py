@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 ADMIN = "admin"
+_VERIFIED_LIMIT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,10 @@ class TokenVerifier:
     jwks: jwt.PyJWKSet | None = None
     issuer: str | None = None
     audience: str | None = None
+    # Tokens verified before: a signature checked once stays good until the
+    # token expires (nbf and iat only ever become more true), so a client's
+    # next request skips the decode. Bounded; failures are never kept.
+    _verified: dict[str, Principal] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def configured(
@@ -78,6 +83,18 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a token, or InvalidTokenError."""
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at is None or time.time() < known.expires_at:
+                return known
+            del self._verified[token]
+        principal = self._verify(token)
+        if len(self._verified) >= _VERIFIED_LIMIT:
+            self._verified.clear()
+        self._verified[token] = principal
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
