@@ -886,8 +886,9 @@ def report(suite: Suite, params: Params, args: argparse.Namespace) -> str:
         "",
         "notes:",
         *(f"- {note}" for note in suite.notes),
-        "- HTTP load: httpx.AsyncClient, closed loop, in the bench process on the same 2 cores as the servers "
-        "and PostgreSQL; server CPU per request is from /proc/<pid>/stat",
+        "- HTTP load: reads by httpx.AsyncClient, closed loop, in the bench process; mutations by wrk (C, one "
+        "thread, a Lua script giving each request its own body); the import by one httpx client; all on the same "
+        "2 cores as the servers and PostgreSQL; server CPU per request is from /proc/<pid>/stat",
     ]
     if args.profile:
         lines.append(f"- profiles: {args.profile}")
