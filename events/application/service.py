@@ -118,7 +118,13 @@ class MailServerService:
                     if locked:
                         return await self._commit_locked(conn, batch, refs)
                     current = self._current or await self._load()
-                    stored = await append.stored_keys_postgres(conn, refs)
+                    # Keys are looked up only when a keyed command was refused: an
+                    # accepted one stores its key, and a key stored before makes
+                    # that insert fail (StaleError), so the locked retry replays it.
+                    decided = plan(batch, current, {}, self._versions)
+                    if any(item.error is not None and item.pending.request.key_ref for item in decided.decided):
+                        stored = await append.stored_keys_postgres(conn, refs)
+                        decided = plan(batch, current, stored, self._versions)
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
                     if not retry or locked:
                         raise
@@ -128,7 +134,6 @@ class MailServerService:
                 except StaleError as stale:
                     await self._learn_versions(conn, stale)
                     raise
-                decided = plan(batch, current, stored, self._versions)
                 try:
                     return decided, await append.commit_postgres(conn, decided)
                 except StaleError as stale:

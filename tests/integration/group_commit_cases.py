@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.commands import ChangeServer, Command, DeleteServer, ReorderServers
 from domain.errors import IdempotencyKeyReusedError, MailServerError
+from domain.events import Event
 from domain.model import Server
+from domain.state import ServerList
 from events import store
 from events.application.service import MailServerService, Outcome, Request
+from events.serialization import JsonDict
 from events.tables import idempotency_keys
 from tests.integration.backends import Databases, url_of
 from tests.integration.builders import add_server, last_position, new_id, problems_of, remembered, request, respond
@@ -179,3 +182,22 @@ class GroupCommitCases:
         assert seen.servers[renamed.id].name == "Then by B"
         with pytest.raises(MailServerError):
             await b.execute(ChangeServer(server_id=gone.id, name="Gone already"), request(), respond)
+
+    async def test_a_retry_that_would_now_be_accepted_still_gets_the_original_reply(self, engine: AsyncEngine) -> None:
+        service = MailServerService(engine)
+        held = await add(service)
+        change, actor, key = ChangeServer(server_id=held.id, name="Renamed once"), new_id("actor"), new_id("key")
+        keyed = request(actor=actor, key=key, command=change)
+
+        def named(server_list: ServerList, new_events: Sequence[Event]) -> JsonDict:
+            return {"name": server_list.servers[held.id].name, "events": len(new_events)}
+
+        first = await service.execute(change, keyed, named)
+        later = await service.execute(ChangeServer(server_id=held.id, name="Renamed again"), request(), named)
+        before = await last_position(engine)
+
+        retry = await service.execute(change, keyed, named)
+
+        assert retry.retried and retry.response == first.response != later.response
+        assert await last_position(engine) == before
+        assert (await service.current()).server_list.servers[held.id].name == "Renamed again"
