@@ -19,6 +19,7 @@ from api.metrics import Metrics
 from api.request_guard import GraphQLRequestGuard
 from api.request_id import RequestId
 from api.services import Services
+from api.verification.service import MailVerifier
 from events.application.history import History
 from events.application.service import MailServerService
 from events.database import create_engine
@@ -58,6 +59,7 @@ def create_app(config: Config) -> Starlette:
         history=History(engine),
         feed=feed,
         metrics=metrics,
+        verification=MailVerifier(config.verify_ca_file),
     )
     graphql = GraphQLApp(services)
 

@@ -43,7 +43,7 @@ class Context:
         return self.principal
 
     async def current(self) -> CurrentList:
-        """The list for this request: one snapshot, however many fields read it."""
+        """The current list for this request: read once, however many fields ask for it."""
         # Only plain HTTP requests keep one: a websocket lives on and must see changes.
         if not isinstance(self.request, Request):
             return await self.services.mail_servers.current()

@@ -42,18 +42,18 @@ P = TypeVar("P")
 
 
 def _server(server_id: str) -> Callable[[ServerList, Sequence[Event]], JsonDict]:
-    def respond(registry: ServerList, _events: Sequence[Event]) -> JsonDict:
-        server = registry.servers[server_id]
-        return {"server": server_to_json(server, registry.position_of(server_id))}
+    def respond(servers: ServerList, _events: Sequence[Event]) -> JsonDict:
+        server = servers.servers[server_id]
+        return {"server": server_to_json(server, servers.position_of(server_id))}
 
     return respond
 
 
-def _list(registry: ServerList, _events: Sequence[Event]) -> JsonDict:
+def _list(servers: ServerList, _events: Sequence[Event]) -> JsonDict:
     return {
         "list": {
-            "version": registry.list_version,
-            "items": [server_to_json(s, i) for i, s in enumerate(registry.ordered(), start=1)],
+            "version": servers.list_version,
+            "items": [server_to_json(s, i) for i, s in enumerate(servers.ordered(), start=1)],
         }
     }
 

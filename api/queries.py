@@ -16,8 +16,8 @@ from api.types import MailServer, MailServerChoice, MailServerList, choices
 class ServerQueries:
     @strawberry.field(permission_classes=[IsAdmin], description="Admin: the full ordered list.")
     async def mail_servers(self, info: Info[Context, Any]) -> MailServerList:
-        snapshot = await info.context.current()
-        return MailServerList.from_domain(snapshot.server_list)
+        current = await info.context.current()
+        return MailServerList.from_domain(current.server_list)
 
     @strawberry.field(
         permission_classes=[IsAdmin],
@@ -31,11 +31,11 @@ class ServerQueries:
     ) -> MailServer | None:
         if (id is None) == (code is None):
             raise bad_user_input("Give exactly one of id and code.")
-        registry = (await info.context.current()).server_list
-        server = registry.get(str(id)) if id is not None else registry.holder_of((code or "").strip())
+        servers = (await info.context.current()).server_list
+        server = servers.get(str(id)) if id is not None else servers.holder_of((code or "").strip())
         if server is None:
             return None
-        return MailServer.from_domain(server, registry.position_of(server.id))
+        return MailServer.from_domain(server, servers.position_of(server.id))
 
     @strawberry.field(
         permission_classes=[IsSignedIn],

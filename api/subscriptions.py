@@ -18,7 +18,7 @@ from events import store
 from events.application.history import parse_cursor
 from events.feed import EventFeed, SubscriberOverflowError
 
-REPLAY_BATCH = 500
+CATCH_UP_BATCH = 500
 OVERFLOW_CLOSE_CODE = 4008
 
 
@@ -42,16 +42,16 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
     active = info.context.services.metrics.subscriptions.labels("mailServerEvents")
     active.inc()
     try:
-        # Replay from the log until caught up with the feed, then join it.
+        # Read from the log until caught up with the feed, then join it.
         # The join happens with no await between the check and subscribe(),
-        # so no event can slip between the replay and the live stream.
+        # so no event can slip between the catch-up and the live stream.
         while subscriber is None:
             async with engine.connect() as conn:
-                batch = await store.read(conn, after=last, limit=REPLAY_BATCH)
+                batch = await store.read(conn, after=last, limit=CATCH_UP_BATCH)
             for entry in batch:
                 yield from_recorded(entry)
                 last = entry.position
-            if len(batch) < REPLAY_BATCH and last >= feed.position:
+            if len(batch) < CATCH_UP_BATCH and last >= feed.position:
                 subscriber = feed.subscribe(on_overflow=close)
         while True:
             try:
@@ -69,18 +69,18 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
 
 
 async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
-    registry = info.context.services.mail_servers
+    mail_servers = info.context.services.mail_servers
     subscriber = feed.subscribe(conflate=True)
     active = info.context.services.metrics.subscriptions.labels("mailServerChoicesChanged")
     active.inc()
     try:
         shown = None
         while True:
-            snapshot = await registry.current()
-            current = tuple((s.id, s.code, s.name) for s in snapshot.server_list.ordered())
+            current_list = await mail_servers.current()
+            current = tuple((s.id, s.code, s.name) for s in current_list.server_list.ordered())
             if current != shown:
                 shown = current
-                yield choices(snapshot.server_list)
+                yield choices(current_list.server_list)
             await subscriber.wait()
     finally:
         active.dec()
