@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
 from api.graphql_view import GraphQLApp
@@ -80,6 +81,8 @@ def create_app(config: Config) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz(engine)),
             Route("/metrics", metrics.endpoint),
+            # The admin screens: static files that use the public GraphQL API only.
+            Mount("/admin", AdminPage(), name="admin"),
         ],
         lifespan=lifespan,
     )
