@@ -16,6 +16,8 @@ from events import projections
 from events.application import append
 from events.application.append import StaleError
 from events.application.batch import CurrentList, KeyRef, Outcome, Pending, Plan, Request, Respond, plan
+from events.application.catch_up import caught_up
+from events.application.checkpoint import Checkpoint
 from events.database import LAST_OCCURRED_AT, locked_checkpoint, read_transaction, write_transaction
 from events.dialect import dialect_of
 from events.store import RecordedEvent
@@ -40,7 +42,13 @@ class MailServerService:
     next batch takes them all, decides them one after another and commits them
     in one transaction (group commit). Each keeps its own outcome."""
 
-    def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None,
+        own_connection: bool = False,
+    ):
         self.engine = engine
         self._postgres = dialect_of(engine).one_call_append
         self._write_lock = asyncio.Lock()
@@ -51,16 +59,31 @@ class MailServerService:
         # corrected by the unique key on (stream_id, stream_version).
         self._versions: dict[str, int] = {}
         self._on_commit = on_commit
+        self.checkpoint = Checkpoint(engine, own_connection=own_connection)
+        self._catching_up = asyncio.Lock()
 
     async def current(self) -> CurrentList:
         """The list as of the newest committed event (reads its own writes,
         and other instances' writes, by checking the projection's position)."""
-        async with self.engine.connect() as conn:
-            position, _ = await projections.checkpoint(conn)
-        cached = self._current
-        if cached is not None and cached.position == position:
-            return cached
-        return await self._load()
+        return await self.current_since(await self.checkpoint.position())
+
+    async def current_since(self, position: int) -> CurrentList:
+        """The current list at `position` or later (a position read after the request arrived)."""
+        kept = self._current
+        if kept is not None and kept.position >= position:
+            return kept
+        async with self._catching_up:  # one catch-up at a time; the others reuse its result
+            kept = self._current
+            if kept is not None and kept.position >= position:
+                return kept
+            state = (kept.position, kept.server_list, kept.last_occurred_at) if kept else None
+            current = CurrentList(*await caught_up(self.engine, state))
+            self._remember(current)
+            return current
+
+    async def close(self) -> None:
+        """Release the connection the checkpoint reads use."""
+        await self.checkpoint.close()
 
     async def _load(self) -> CurrentList:
         async with read_transaction(self.engine) as conn:

@@ -31,6 +31,7 @@ def test_the_benchmark_suite_runs_every_measure_at_a_small_size(tmp_path: Path):
         "asof",
         "mutations",
         "subscriptions",
+        "subscriptions10k",
         "import",
         "rss",
     } <= measured, rows
