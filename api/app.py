@@ -59,7 +59,7 @@ def create_app(config: Config) -> Starlette:
 
     def committed(recorded: Any) -> None:
         metrics.appended(recorded)
-        feed.wake()
+        feed.appended(recorded)
 
     services = Services(
         engine=engine,

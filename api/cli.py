@@ -35,12 +35,18 @@ def _config() -> Config:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="MAILREG_WORKERS",
+            min=1,
+            help="processes serving the one port, each a full instance on the shared database",
+        ),
+    ] = 1,
+) -> None:
     """Run the API server (uvicorn) on MAILREG_HOST:MAILREG_PORT."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.logs import configure as configure_logging
     from api.setup import prepare
 
     config = _config()
@@ -51,6 +57,20 @@ def serve() -> None:
         raise typer.Exit(1) from None
     if notice:
         _echo(notice)
+    if workers == 1:
+        _serve(config, None)
+        return
+    from api.workers import run_workers
+
+    raise typer.Exit(run_workers(workers, config.host, config.port, lambda sock: _serve(config, sock)))
+
+
+def _serve(config: Config, sock: Any) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import configure as configure_logging
+
     log_config = configure_logging(config.log_format, config.log_level)
     application = create_app(config)
 
@@ -83,7 +103,7 @@ def serve() -> None:
             log_config=log_config,
         )
     )
-    server.run()
+    server.run(sockets=None if sock is None else [sock])
 
 
 @app.command()

@@ -39,14 +39,14 @@ async def registry_appends(
     from events.database import create_engine
 
     engine = create_engine(database.url)
-    registry = MailServerService(engine)
+    service = MailServerService(engine)
     request = Request(actor="bench-writer")
 
     def respond(_registry: Any, _events: Any) -> dict[str, Any]:
         return {}
 
     async def one(n: int) -> int:
-        outcome = await registry.execute(ChangeServer(server_id=server_id, name=f"Append bench {n}"), request, respond)
+        outcome = await service.execute(ChangeServer(server_id=server_id, name=f"Append bench {n}"), request, respond)
         return len(outcome.recorded)
 
     try:
@@ -77,65 +77,126 @@ RAW_SERVER_COLUMNS = (
 )
 
 
-async def raw_ceiling(database: Database, duration: float, warmup: float) -> Throughput:
-    """Raw asyncpg on one connection: per transaction, insert one event row (a
-    real ServerChanged payload, JSON-encoded per row) and upsert one read-model
-    row (every column), into copies of `events` and `servers` made with
-    CREATE TABLE ... (LIKE ... INCLUDING ALL) so the real tables stay untouched."""
-    conn = await asyncpg.connect(database.dsn)
+_RAW_INSERT = (
+    "INSERT INTO bench_raw_events (stream_id, stream_version, type, schema_version, data, actor, "
+    "correlation_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position"
+)
+_RAW_UPSERT = (
+    f"INSERT INTO bench_raw_servers ({RAW_SERVER_COLUMNS}) VALUES ($1, $2, $3, 1, NULL, 'smtp.example.com', "
+    "587, 'STARTTLS', 'PLAIN', 'SENDING_ACCOUNT', 60, 'IMAP4', 'imap.example.com', 993, true, false, 60, "
+    "$4, $5, $5) ON CONFLICT (id) DO UPDATE SET code = EXCLUDED.code, name = EXCLUDED.name, "
+    "position = EXCLUDED.position, oauth_provider = EXCLUDED.oauth_provider, "
+    "outgoing_host = EXCLUDED.outgoing_host, outgoing_port = EXCLUDED.outgoing_port, "
+    "outgoing_encryption = EXCLUDED.outgoing_encryption, outgoing_auth_method = EXCLUDED.outgoing_auth_method, "
+    "outgoing_credentials = EXCLUDED.outgoing_credentials, "
+    "outgoing_timeout_seconds = EXCLUDED.outgoing_timeout_seconds, "
+    "incoming_protocol = EXCLUDED.incoming_protocol, incoming_host = EXCLUDED.incoming_host, "
+    "incoming_port = EXCLUDED.incoming_port, incoming_use_tls = EXCLUDED.incoming_use_tls, "
+    "incoming_use_apop = EXCLUDED.incoming_use_apop, "
+    "incoming_timeout_seconds = EXCLUDED.incoming_timeout_seconds, version = EXCLUDED.version, "
+    "updated_at = EXCLUDED.updated_at"
+)
+
+
+async def raw_ceiling(database: Database, duration: float, warmup: float, connections: int = 1) -> Throughput:
+    """Raw asyncpg on `connections` connections, one transaction at a time on
+    each: per transaction, insert one event row (a real ServerChanged payload,
+    JSON-encoded per row) and upsert one read-model row (every column), into
+    copies of `events` and `servers` made with CREATE TABLE ... (LIKE ...
+    INCLUDING ALL) so the real tables stay untouched. With several connections
+    each writes its own stream, and nothing orders them."""
+    admin = await asyncpg.connect(database.dsn)
+    await admin.execute("DROP TABLE IF EXISTS bench_raw_events, bench_raw_servers")
+    await admin.execute("CREATE TABLE bench_raw_events (LIKE events INCLUDING ALL)")
+    await admin.execute("CREATE TABLE bench_raw_servers (LIKE servers INCLUDING ALL)")
+    conns = [await asyncpg.connect(database.dsn) for _ in range(connections)]
     try:
-        await conn.execute("DROP TABLE IF EXISTS bench_raw_events, bench_raw_servers")
-        await conn.execute("CREATE TABLE bench_raw_events (LIKE events INCLUDING ALL)")
-        await conn.execute("CREATE TABLE bench_raw_servers (LIKE servers INCLUDING ALL)")
-        insert = await conn.prepare(
-            "INSERT INTO bench_raw_events (stream_id, stream_version, type, schema_version, data, actor, "
-            "correlation_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position"
-        )
-        upsert = await conn.prepare(
-            f"INSERT INTO bench_raw_servers ({RAW_SERVER_COLUMNS}) VALUES ($1, $2, $3, 1, NULL, 'smtp.example.com', "
-            "587, 'STARTTLS', 'PLAIN', 'SENDING_ACCOUNT', 60, 'IMAP4', 'imap.example.com', 993, true, false, 60, "
-            "$4, $5, $5) ON CONFLICT (id) DO UPDATE SET code = EXCLUDED.code, name = EXCLUDED.name, "
-            "position = EXCLUDED.position, oauth_provider = EXCLUDED.oauth_provider, "
-            "outgoing_host = EXCLUDED.outgoing_host, outgoing_port = EXCLUDED.outgoing_port, "
-            "outgoing_encryption = EXCLUDED.outgoing_encryption, outgoing_auth_method = EXCLUDED.outgoing_auth_method, "
-            "outgoing_credentials = EXCLUDED.outgoing_credentials, "
-            "outgoing_timeout_seconds = EXCLUDED.outgoing_timeout_seconds, "
-            "incoming_protocol = EXCLUDED.incoming_protocol, incoming_host = EXCLUDED.incoming_host, "
-            "incoming_port = EXCLUDED.incoming_port, incoming_use_tls = EXCLUDED.incoming_use_tls, "
-            "incoming_use_apop = EXCLUDED.incoming_use_apop, "
-            "incoming_timeout_seconds = EXCLUDED.incoming_timeout_seconds, version = EXCLUDED.version, "
-            "updated_at = EXCLUDED.updated_at"
-        )
-        stream = "00000000-0000-4000-8000-000000000001"
-        version = 0
+        counts = [0] * connections
+        measuring = False
+        stop_at = time.perf_counter() + warmup + duration + 3600
 
-        async def one() -> None:
-            nonlocal version
-            version += 1
-            name = f"Raw bench {version}"
-            event = ServerChanged(
-                server_id=stream, changes=(FieldChange(field="name", before=f"Raw bench {version - 1}", after=name),)
-            )
-            type_name, schema_version, data = to_payload(event)
-            now = datetime.now(UTC)
-            async with conn.transaction():
-                await insert.fetchval(
-                    stream, version, type_name, schema_version, json.dumps(data), "bench-writer", None, now
+        async def writer(index: int) -> None:
+            conn = conns[index]
+            insert = await conn.prepare(_RAW_INSERT)
+            upsert = await conn.prepare(_RAW_UPSERT)
+            stream = f"00000000-0000-4000-8000-{index:012d}"
+            version = 0
+            while time.perf_counter() < stop_at:
+                version += 1
+                name = f"Raw bench {version}"
+                event = ServerChanged(
+                    server_id=stream,
+                    changes=(FieldChange(field="name", before=f"Raw bench {version - 1}", after=name),),
                 )
-                await upsert.fetchval(stream, "raw", name, version, now)
+                type_name, schema_version, data = to_payload(event)
+                now = datetime.now(UTC)
+                async with conn.transaction():
+                    await insert.fetchval(
+                        stream, version, type_name, schema_version, json.dumps(data), "bench-writer", None, now
+                    )
+                    await upsert.fetchval(stream, f"raw-{index}", name, version, now)
+                if measuring:
+                    counts[index] += 1
 
-        deadline = time.perf_counter() + warmup
-        while time.perf_counter() < deadline:
-            await one()
-        count, started = 0, time.perf_counter()
-        deadline = started + duration
-        while time.perf_counter() < deadline:
-            await one()
-            count += 1
-        return Throughput(count, time.perf_counter() - started)
+        tasks = [asyncio.create_task(writer(i)) for i in range(connections)]
+        await asyncio.sleep(warmup)
+        measuring = True
+        started = time.perf_counter()
+        stop_at = started + duration
+        await asyncio.gather(*tasks)
+        return Throughput(sum(counts), time.perf_counter() - started)
     finally:
-        await conn.execute("DROP TABLE IF EXISTS bench_raw_events, bench_raw_servers")
-        await conn.close()
+        for conn in conns:
+            await conn.close()
+        await admin.execute("DROP TABLE IF EXISTS bench_raw_events, bench_raw_servers")
+        await admin.close()
+
+
+async def service_concurrent(
+    database: Database, server_ids: list[str], writers: int, duration: float, warmup: float, profiler: Any = None
+) -> Throughput:
+    """MailServerService.execute(ChangeServer) from `writers` asyncio tasks in
+    one process (one service, as one API instance has), each on a server of
+    its own: group commit puts what arrives during a commit into the next one.
+    Counts events appended per second."""
+    from events.application.service import MailServerService, Request
+    from events.database import create_engine
+
+    engine = create_engine(database.url)
+    service = MailServerService(engine)
+    request = Request(actor="bench-writer")
+    counts = [0] * writers
+    measuring = False
+    stop_at = time.perf_counter() + warmup + duration + 3600
+
+    def respond(_registry: Any, _events: Any) -> dict[str, Any]:
+        return {}
+
+    async def writer(index: int) -> None:
+        server_id = server_ids[index % len(server_ids)]
+        n = 0
+        while time.perf_counter() < stop_at:
+            n += 1
+            command = ChangeServer(server_id=server_id, name=f"Concurrent bench {index} #{n}")
+            outcome = await service.execute(command, request, respond)
+            if measuring:
+                counts[index] += len(outcome.recorded)
+
+    try:
+        tasks = [asyncio.create_task(writer(i)) for i in range(writers)]
+        await asyncio.sleep(warmup)
+        measuring = True
+        if profiler is not None:
+            profiler.start()
+        started = time.perf_counter()
+        stop_at = started + duration
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+        return Throughput(sum(counts), elapsed)
+    finally:
+        await engine.dispose()
 
 
 def library_available() -> bool:

@@ -190,6 +190,12 @@ def _leaves(cls: type, path: tuple[str, ...]) -> list[SettingField]:
 SETTING_FIELDS: tuple[SettingField, ...] = tuple(_leaves(Settings, ()))
 """Every leaf of Settings in declaration order, which is the API's order."""
 _BY_NAME = {field.name: field for field in SETTING_FIELDS}
+# Resolved once: typing.get_type_hints is far too slow to call per request.
+_PART_TYPES: dict[str, type] = {
+    name: kind
+    for name, kind in get_type_hints(Settings).items()
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind)
+}
 
 
 def fields(settings: Settings) -> dict[str, Scalar]:
@@ -206,9 +212,8 @@ def _assemble(values: dict[tuple[str, ...], object], base: Settings | None = Non
             top[path[0]] = value
         else:
             parts.setdefault(path[0], {})[path[1]] = value
-    hints = get_type_hints(Settings)
     for part, leaves in parts.items():
-        top[part] = replace(getattr(base, part), **leaves) if base is not None else hints[part](**leaves)
+        top[part] = replace(getattr(base, part), **leaves) if base is not None else _PART_TYPES[part](**leaves)
     return replace(base, **top) if base is not None else Settings(**top)  # type: ignore[arg-type]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import assert_never
+from typing import TypeVar, assert_never
 
 from domain.events import (
     AllServersDeleted,
@@ -20,6 +20,8 @@ from domain.events import (
 from domain.model import Server, apply_changes
 
 _EMPTY: Mapping[str, Server] = MappingProxyType({})
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +31,9 @@ class ServerList:
     servers: Mapping[str, Server] = field(default_factory=lambda: _EMPTY)
     order: tuple[str, ...] = ()
     list_version: int = 0
+    # code -> id, built on first use (or handed over by a Fold): a lookup by
+    # code is then O(1) however long the list is.
+    codes: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     def ordered(self) -> tuple[Server, ...]:
         """The servers in admin order."""
@@ -40,14 +45,25 @@ class ServerList:
 
     def holder_of(self, code: str) -> Server | None:
         """The live server with this code, if any."""
-        for server in self.servers.values():
-            if server.code == code:
-                return server
-        return None
+        codes = self.codes
+        if codes is None:
+            codes = {server.code: server.id for server in self.servers.values()}
+            object.__setattr__(self, "codes", codes)
+        holder = codes.get(code)
+        return None if holder is None else self.servers.get(holder)
 
     def position_of(self, server_id: str) -> int:
         """The 1-based position of a live server."""
         return self.order.index(server_id) + 1
+
+
+def _copy(mapping: Mapping[_K, _V]) -> dict[_K, _V]:
+    # dict(proxy) goes key by key through the mapping protocol; the proxy's own
+    # copy() is the C dict copy, some fifteen times faster on a long list.
+    if isinstance(mapping, (dict, MappingProxyType)):
+        copied: dict[_K, _V] = mapping.copy()
+        return copied
+    return dict(mapping)
 
 
 class Fold:
@@ -55,12 +71,14 @@ class Fold:
 
     def __init__(self, state: ServerList | None = None) -> None:
         state = state or ServerList()
-        self.servers: dict[str, Server] = dict(state.servers)
+        self.servers: dict[str, Server] = _copy(state.servers)
         self.order: list[str] = list(state.order)
         self.list_version = state.list_version
+        self._codes = _copy(state.codes) if state.codes is not None else {s.code: s.id for s in state.servers.values()}
 
     def apply(self, event: Event, meta: EventMeta) -> None:
         """Fold one recorded event into the state."""
+        self._keep_codes(event)
         match event:
             case ServerAdded():
                 self.servers[event.server_id] = Server(
@@ -80,6 +98,9 @@ class Fold:
                     version=meta.stream_version,
                     updated_at=meta.occurred_at,
                 )
+                if self.servers[event.server_id].code != server.code:
+                    self._codes.pop(server.code, None)
+                    self._codes[self.servers[event.server_id].code] = event.server_id
             case ServersReordered():
                 self.order = list(event.after)
             case ServerDeleted():
@@ -93,12 +114,29 @@ class Fold:
         if changes_membership_or_order(event):
             self.list_version += 1
 
+    def _keep_codes(self, event: Event) -> None:
+        codes = self._codes
+        match event:
+            case ServerAdded():
+                codes[event.settings.code] = event.server_id
+            case ServerChanged():
+                pass  # a changed code is kept in `apply`, where the new settings are known
+            case ServerDeleted():
+                codes.pop(self.servers[event.server_id].code, None)
+            case AllServersDeleted():
+                codes.clear()
+            case ServersReordered():
+                pass
+            case _:
+                assert_never(event)
+
     def freeze(self) -> ServerList:
         """The state folded so far, as an immutable ServerList."""
         return ServerList(
             servers=MappingProxyType(dict(self.servers)),
             order=tuple(self.order),
             list_version=self.list_version,
+            codes=MappingProxyType(dict(self._codes)),
         )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -64,14 +63,3 @@ async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection
             conn = await conn.execution_options(**options)
         async with conn.begin():
             yield conn
-
-
-def event_time(conn: AsyncConnection) -> datetime:
-    """Now, but never before the newest event: occurred_at follows position
-    even when instances' clocks disagree, so the log's times are a prefix order."""
-    now = datetime.now(UTC)
-    last: datetime | None = conn.info.get(LAST_OCCURRED_AT)
-    if last is None:
-        return now
-    last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
-    return max(now, last)

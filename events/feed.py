@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from events.tables import SERVER_LIST, projection_state
 log = logging.getLogger("mailreg.feed")
 
 BATCH = 1000
+_SETTLE_SECONDS = 0.05
 
 
 class SubscriberOverflowError(Exception):
@@ -121,6 +122,41 @@ class EventFeed:
         """Look for new events now (this process just appended some)."""
         self._wake.set()
 
+    def appended(self, recorded: Sequence[RecordedEvent]) -> None:
+        """This instance committed `recorded`. With nobody subscribed the feed
+        only tracks the log's end, so it moves there without a read."""
+        if not recorded:
+            return
+        if self.subscribers:
+            self._wake.set()
+            return
+        newest = recorded[-1]
+        if newest.position > self.position:
+            self.position = newest.position
+            if self.caught_up is not None:
+                self.caught_up(newest.occurred_at)
+
+    def _notified(self, payload: str) -> None:
+        # The payload is the committed position: one this feed has already
+        # passed needs no read. Our own commit's notice can overtake the reply
+        # that leads to `appended`; with nobody subscribed nothing is late, so
+        # it looks again a moment later instead of reading now.
+        try:
+            position = int(payload)
+        except ValueError:
+            self._wake.set()
+            return
+        if position <= self.position:
+            return
+        if self.subscribers:
+            self._wake.set()
+        else:
+            asyncio.get_running_loop().call_later(_SETTLE_SECONDS, self._recheck, position)
+
+    def _recheck(self, position: int) -> None:
+        if position > self.position:
+            self._wake.set()
+
     def subscribe(
         self, *, conflate: bool = False, on_overflow: Callable[[], Awaitable[Any]] | None = None
     ) -> Subscriber:
@@ -189,7 +225,7 @@ class EventFeed:
                 connection = await asyncpg.connect(dsn, timeout=5)
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await connection.add_listener(CHANNEL, lambda *_args: self._wake.set())
+                await connection.add_listener(CHANNEL, lambda *args: self._notified(args[-1]))
                 self.listening = True
                 backoff = 0.2
                 self._wake.set()  # catch up with whatever was committed while we were away

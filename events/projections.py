@@ -127,12 +127,25 @@ async def checkpoint(conn: AsyncConnection) -> tuple[int, int]:
 
 async def load_list(conn: AsyncConnection) -> tuple[int, ServerList]:
     """The read model as a ServerList, with the position it reflects."""
-    position, list_version = await checkpoint(conn)
+    position, server_list, _ = await load_state(conn)
+    return position, server_list
+
+
+async def load_state(conn: AsyncConnection) -> tuple[int, ServerList, datetime | None]:
+    """The read model as a ServerList, with the position it reflects and the newest event's time."""
+    row = (
+        await conn.execute(
+            sa.select(
+                projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at
+            ).where(projection_state.c.name == SERVER_LIST)
+        )
+    ).one()
     rows = (await conn.execute(servers.select().order_by(servers.c.position))).all()
     loaded = [server_from_row(row) for row in rows]
-    return position, ServerList(
-        servers={s.id: s for s in loaded}, order=tuple(s.id for s in loaded), list_version=list_version
+    server_list = ServerList(
+        servers={s.id: s for s in loaded}, order=tuple(s.id for s in loaded), list_version=int(row.list_version)
     )
+    return int(row.position), server_list, row.last_occurred_at
 
 
 async def replace_all(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.state import Fold, ServerList
@@ -12,7 +14,11 @@ MAX_FOLDED = 1000
 """Further behind than this, reading the whole read model is cheaper than folding the log."""
 
 
-async def caught_up(engine: AsyncEngine, kept: tuple[int, ServerList] | None) -> tuple[int, ServerList]:
+Kept = tuple[int, ServerList, datetime | None]
+"""A list at a position, with the time of the newest event folded into it."""
+
+
+async def caught_up(engine: AsyncEngine, kept: Kept | None) -> Kept:
     """The list at the newest committed position: `kept` (a list at some position) with the
     events after it folded in, or the read model itself when nothing is kept or it lags far behind.
 
@@ -23,11 +29,12 @@ async def caught_up(engine: AsyncEngine, kept: tuple[int, ServerList] | None) ->
         if kept is not None and kept[0] == position:
             return kept
         if kept is not None and 0 < position - kept[0] <= MAX_FOLDED:
-            fold = Fold(kept[1])
+            fold, last = Fold(kept[1]), kept[2]
             for entry in await store.read(conn, after=kept[0], until=position):
                 fold.apply(entry.event, entry.meta)
+                last = entry.occurred_at
             folded = fold.freeze()
             # The read model's own list version is the check that nothing was missed.
             if folded.list_version == list_version:
-                return position, folded
-        return await projections.load_list(conn)
+                return position, folded, last
+        return await projections.load_state(conn)

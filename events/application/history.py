@@ -60,7 +60,7 @@ class History:
 
     async def list_at_time(self, at: datetime) -> ServerList:
         """The list including every event with occurred_at <= at. Event times
-        never go backwards along positions (see events.database.event_time),
+        never go backwards along positions (see events.application.batch.event_time),
         so these events are a prefix of the log."""
         async with self.engine.connect() as conn:
             query = sa.select(sa.func.max(events.c.position)).where(events.c.occurred_at <= utc(at))

@@ -233,3 +233,17 @@ async def test_rs256_with_a_jwks_file_picks_the_key_by_kid(jwks: Harness, keys: 
             "HS256 with kid key-a": (forge({"alg": "HS256", "kid": "key-a"}, ADMIN_CLAIMS, SECRET.encode()), None),
         },
     )
+
+
+def test_a_token_verified_before_is_refused_once_it_has_expired() -> None:
+    from api.auth import TokenVerifier
+
+    verifier = TokenVerifier(secret=SECRET)
+    expires = time.time() + 3
+    short_lived = jwt.encode({"sub": "brief-admin", "roles": ["admin"], "exp": expires}, SECRET, algorithm="HS256")
+    header = f"Bearer {short_lived}"
+    first = verifier.principal(header)
+    assert first is not None and first.subject == "brief-admin"
+    assert verifier.principal(header) is first  # the second time from what was verified
+    time.sleep(max(0.0, expires - time.time()) + 0.5)
+    assert verifier.principal(header) is None

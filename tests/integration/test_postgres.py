@@ -3,6 +3,7 @@
 import pytest
 
 from tests.integration.backends import Postgres
+from tests.integration.group_commit_cases import GroupCommitCases
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
 from tests.integration.service_cases import ServiceCases
@@ -11,5 +12,5 @@ from tests.integration.store_cases import StoreCases
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(StoreCases, ServiceCases, IdempotencyCases, HistoryCases):
+class TestPostgres(StoreCases, ServiceCases, IdempotencyCases, HistoryCases, GroupCommitCases):
     backend = Postgres()

@@ -99,3 +99,16 @@ def test_the_server_list_finds_servers_by_code_and_position():
     assert state.holder_of("b") is None
     assert (state.position_of("s1"), state.position_of("s2")) == (1, 2)
     assert state.get("s3") is None
+
+
+@pytest.mark.parametrize("steps", range(len(STEPS) + 1))
+def test_the_server_holding_a_code_is_found_after_every_kind_of_event(steps):
+    log = Log()
+    for command, _ in STEPS[:steps]:
+        log.run(command)
+    state = log.state
+    rebuilt = ServerList(servers=state.servers, order=state.order, list_version=state.list_version)
+    for code in ("A", "B", "C", "Z", "missing"):
+        expected = next((s.id for s in state.servers.values() if s.code == code), None)
+        assert (held.id if (held := state.holder_of(code)) else None) == expected
+        assert (held.id if (held := rebuilt.holder_of(code)) else None) == expected
