@@ -55,6 +55,7 @@ class Report:
     counts: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     recoveries: list[float] = field(default_factory=list)
+    sigterm_exits: list[int | None] = field(default_factory=list)
     seed: Any = None
 
     def add(self, kind: str, message: str) -> None:
@@ -74,6 +75,9 @@ class Report:
             ("  truncated mid-body", c["truncated"]),
             ("reads checked", c["reads"]),
         ]
+        if self.sigterm_exits:
+            clean = sum(1 for code in self.sigterm_exits if code == 0)
+            rows.append(("SIGTERM exits with status 0", f"{clean} of {len(self.sigterm_exits)}"))
         rows += [(f"faults: {kind}", n) for kind, n in sorted(self.faults.items())]
         if self.recoveries:
             ordered = sorted(self.recoveries)
@@ -130,6 +134,8 @@ def check(history: History) -> Report:
     _check_final(history, timeline, report)
     for fault in history.of("fault"):
         report.faults[fault["kind"]] += 1
+        if fault["kind"] == "sigterm":
+            report.sigterm_exits.append(fault.get("exit"))
         if fault.get("recovered") is not None:
             report.recoveries.append(float(fault["recovered"]) - float(fault["lifted"]))
     return report
@@ -145,6 +151,8 @@ def _events_by_request(history: History, mutations: dict[str, Json], report: Rep
             continue
         if node["type"] not in EVENT_TYPES[request["op"]]:
             report.add("phantom", f"event {node['position']} is a {node['type']}, but {rid} was {request['op']}")
+        elif (unlike := _unlike_its_request(node, request)) is not None:
+            report.add("phantom", f"event {node['position']} ({node['type']}) is not what {rid} asked: {unlike}")
         caused[rid or ""].append(node)
     index = {int(n["position"]): i for i, n in enumerate(history.log)}
     for rid, nodes in caused.items():
@@ -153,6 +161,33 @@ def _events_by_request(history: History, mutations: dict[str, Json], report: Rep
         if places != list(range(places[0], places[0] + len(places))):
             report.add("half-applied", f"the events of {rid} are not contiguous in the log: {positions}")
     return caused
+
+
+def _unlike_its_request(node: Json, request: Json) -> str | None:
+    """How an event differs from what its request asked for, or None."""
+    input = request.get("input") or {}
+    match request["op"]:
+        case "addMailServer":
+            added = node["server"]
+            for path in ("code", "name", "outgoing.host", "outgoing.port", "incoming.protocol", "incoming.host"):
+                if _at(input, path) is not None and _at(added, path) != _at(input, path):
+                    return f"{path} is {_at(added, path)!r}, the input {_at(input, path)!r}"
+        case "changeMailServer" | "deleteMailServer":
+            if node["streamId"] != input.get("id"):
+                return f"stream {node['streamId']}, the input {input.get('id')}"
+            for change in node.get("changes") or []:
+                if _at(input, change["field"]) != change["after"]:
+                    return f"{change['field']} became {change['after']!r}, the input {_at(input, change['field'])!r}"
+        case "reorderMailServers":
+            if node["after"] != input.get("ids"):
+                return "the order is not the one asked for"
+    return None
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _group(request: Json) -> str:

@@ -223,6 +223,9 @@ class Writer(Client):
         cut = rng.uniform(0.001, 0.03) if rng.random() < 0.04 else None
         outcome = await self.mutate(op, input, bearer=self.admin, idem=idem, cut_after=cut)
         self.learn(op, outcome)
+        if outcome.outcome == "cut" and cut is None:
+            # Most likely a fault: back off rather than spin while it lasts.
+            await asyncio.sleep(rng.uniform(0.2, 0.6))
         if idem is None:
             return
         retry = rng.random()
@@ -320,6 +323,8 @@ class Reader(Client):
             await asyncio.sleep(self.rng.uniform(0.02, 0.15))
 
     async def step(self) -> None:
+        if not any(i.up for i in self.instances):
+            await asyncio.sleep(0.3)
         rng, known = self.rng, self.known
         roll = rng.random()
         if roll < 0.4:
@@ -364,16 +369,17 @@ class Subscriber:
             {"type": type_, "field": self.field, "connection": self.connections, "at": self.clock.now(), **extra}
         )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def run(self) -> None:
+        """Until cancelled: the end of the run needs subscribers to catch up after the load stops."""
+        while True:
             try:
-                await self.connect_once(stop)
+                await self.connect_once()
             except (OSError, TimeoutError, websockets.WebSocketException, json.JSONDecodeError) as error:
                 self.record("closed", reason=f"{type(error).__name__}: {str(error)[:100]}")
             self.ws = None
             await asyncio.sleep(0.2)
 
-    async def connect_once(self, stop: asyncio.Event) -> None:
+    async def connect_once(self) -> None:
         async with websockets.connect(
             self.instance.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=5, close_timeout=1, max_size=None
         ) as ws:

@@ -132,7 +132,7 @@ async def _load(
     faults = schedule(seed, options.duration, len(instances))
     injector = Injector(cluster, instances, subscribers, Recorder(history / "faults.jsonl", "faults"), clock, admin)
     stop = asyncio.Event()
-    sub_tasks = [asyncio.create_task(s.run(stop)) for s in subscribers]
+    sub_tasks = [asyncio.create_task(s.run()) for s in subscribers]
     started = clock.now()
     log(
         clock,

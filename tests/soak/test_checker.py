@@ -252,3 +252,22 @@ def test_the_command_line_checks_a_saved_run_and_fails_with_its_seed(tmp_path: P
     story.final["check"] = {"exit": 0, "output": "ok"}
     (tmp_path / "final.json").write_text(json.dumps(story.final))
     assert main([str(tmp_path)]) == 0
+
+
+def cut_off_rename(to: str) -> Story:
+    """The clean story plus a cut-off rename of s2 to "Asked" that appended a rename to `to`."""
+    story = clean()
+    story.mutation("r9", "changeMailServer", {"id": "s2", "name": "Asked"}, None, 5.0)
+    story.log.append(renamed(5, "r9", "s2", 2, "Server beta", to))
+    end = listed(story.timeline(), 5)
+    story.final.update(final_lists=[end], before_rebuild=end, after_rebuild=end)
+    story.records = [r for r in story.records if r["client"] not in ("sub-0-events", "sub-0-choices")]
+    return story
+
+
+def test_an_event_unlike_what_its_request_asked_is_a_phantom() -> None:
+    assert kinds(cut_off_rename("Something else")) == {"phantom"}
+
+
+def test_a_cut_off_change_that_did_what_it_asked_is_fine() -> None:
+    assert kinds(cut_off_rename("Asked")) == set()
