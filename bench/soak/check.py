@@ -67,7 +67,7 @@ class Report:
 
     def table(self) -> str:
         c = self.counts
-        rows = [
+        rows: list[tuple[str, object]] = [
             ("operations attempted", c["attempted"]),
             ("  acknowledged", c["acknowledged"]),
             ("  rejected", c["rejected"]),

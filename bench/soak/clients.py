@@ -8,12 +8,13 @@ import contextlib
 import json
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import websockets
+from websockets.typing import Subprotocol
 
 from bench.soak import documents
 from bench.soak.cluster import Instance
@@ -181,7 +182,7 @@ def manual(rng: random.Random, code: str | None = None) -> Json:
     }
 
 
-BAD_INPUTS = [
+BAD_INPUTS: list[tuple[str, Callable[[random.Random], Json]]] = [
     ("addMailServer", lambda rng: {**manual(rng), "name": "  "}),
     ("addMailServer", lambda rng: {**manual(rng), "outgoing": {"host": "bad_host!", "port": 0}}),
     (
@@ -381,7 +382,11 @@ class Subscriber:
 
     async def connect_once(self) -> None:
         async with websockets.connect(
-            self.instance.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=5, close_timeout=1, max_size=None
+            self.instance.ws_url,
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            open_timeout=5,
+            close_timeout=1,
+            max_size=None,
         ) as ws:
             self.ws = ws
             await ws.send(

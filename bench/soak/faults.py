@@ -44,6 +44,19 @@ def schedule(seed: int, duration: float, instances: int, gap: tuple[float, float
     return faults
 
 
+async def restart(instance: Instance, attempts: int = 3) -> None:
+    """Launch a stopped instance and wait until it is ready, trying again if it dies on the way up."""
+    for attempt in range(attempts):
+        instance.launch()
+        try:
+            await instance.ready()
+            return
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            await instance.terminate()
+
+
 class Injector:
     """Strikes each scheduled fault, lifts it, and times the recovery."""
 
@@ -87,8 +100,7 @@ class Injector:
                 detail["exit"] = await instance.terminate()
             await asyncio.sleep(fault.pause)
             lifted = self.clock.now()
-            instance.launch()
-            await instance.ready()
+            await restart(instance)
         elif fault.kind == "postgres-stop":
             for each in self.instances:
                 each.up = False

@@ -139,7 +139,7 @@ async def _load(
         f"seed {seed}: {len(faults)} faults scheduled over {options.duration:.0f}s; "
         f"{len(instances)} instances, {len(writers)} writers, {len(readers)} readers, {len(subscribers)} subscribers",
     )
-    work = [asyncio.create_task(c.run(stop)) for c in (*writers, *readers)]
+    work = [asyncio.create_task(w.run(stop)) for w in writers] + [asyncio.create_task(r.run(stop)) for r in readers]
     fault_task = asyncio.create_task(injector.run(faults, started, stop))
     await asyncio.sleep(options.duration)
     stop.set()
