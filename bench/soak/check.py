@@ -130,6 +130,7 @@ def check(history: History) -> Report:
     _locate_reads(timeline, reads, seen, report)
     floor = Floor(seen)
     _check_reads(timeline, reads, floor, report)
+    _check_rejections(timeline, mutations, floor, report)
     _check_choice_subscribers(history, timeline, floor, report)
     _check_final(history, timeline, report)
     for fault in history.of("fault"):
@@ -412,6 +413,28 @@ def _check_page(timeline: Timeline, read: Json, least: int, where: str, report: 
             report.add("wrong-answer", f"{where}: event {node['position']} differs from the log's")
     if len(nodes) < first and (got[-1] if got else after) < least:
         report.add("stale-read", f"{where}: the log ended at {got[-1] if got else after}, {least} was already seen")
+
+
+def _check_rejections(timeline: Timeline, mutations: dict[str, Json], floor: Floor, report: Report) -> None:
+    """A conflict or a missing server that no state from the request's start to the log's end had."""
+    for request in mutations.values():
+        if request["outcome"] != "rejected" or request.get("bad"):
+            continue
+        input, codes = request.get("input") or {}, set(request.get("codes") or [])
+        least = floor.at(float(request["sent"]))
+        where = f"{request['op']} {request['rid']} rejected with {sorted(codes)}"
+        if request["op"] in ("changeMailServer", "deleteMailServer"):
+            steady = timeline.steady_version(str(input.get("id")), least)
+            expected = input.get("expectedVersion")
+            if steady is not None and "NOT_FOUND" in codes:
+                report.add("wrong-answer", f"{where}, but the server was live at version {steady} from {least} on")
+            if steady is not None and expected == steady and "VERSION_CONFLICT" in codes:
+                report.add("wrong-answer", f"{where}, but the server stayed at version {expected} from {least} on")
+        expected_list = input.get("expectedListVersion")
+        if expected_list is not None and "VERSION_CONFLICT" in codes:
+            # List versions only grow: the same at both ends means the same all along.
+            if timeline.key_at(least)[0] == timeline.key_at(timeline.last)[0] == int(expected_list):
+                report.add("wrong-answer", f"{where}, but the list stayed at version {expected_list} from {least} on")
 
 
 def _check_choice_subscribers(history: History, timeline: Timeline, floor: Floor, report: Report) -> None:

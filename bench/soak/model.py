@@ -40,6 +40,8 @@ class Timeline:
     by_key: dict[ListKey, int] = field(default_factory=dict)
     events: dict[int, Json] = field(default_factory=dict)
     stream_positions: dict[ServerKey, int] = field(default_factory=dict)
+    stream_events: dict[str, list[int]] = field(default_factory=dict)
+    deletions_of_all: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @classmethod
@@ -60,6 +62,9 @@ class Timeline:
             last = position
             timeline.events[position] = node
             timeline.stream_positions[(node["streamId"], int(node["streamVersion"]))] = position
+            timeline.stream_events.setdefault(node["streamId"], []).append(position)
+            if node["type"] == "AllServersDeleted":
+                timeline.deletions_of_all.append(position)
             stream, kind, version = node["streamId"], node["type"], int(node["streamVersion"])
             if version != stream_versions.get(stream, 0) + 1:
                 timeline.problems.append(
@@ -156,6 +161,20 @@ class Timeline:
         if strip(listed) != self.listed(position):
             return None
         return position
+
+    def steady_version(self, server_id: str, since: int) -> int | None:
+        """The server's version if it was live and unchanged from `since` to the end of the log."""
+        _, servers = self.key_at(since)
+        version = dict(servers).get(server_id)
+        if version is None:
+            return None
+        own = self.stream_events.get(server_id, [])
+        if own and own[-1] > since:
+            return None
+        # Deleting all is the one event outside the server's own stream that removes it.
+        if self.deletions_of_all and self.deletions_of_all[-1] > since:
+            return None
+        return version
 
     def server_after(self, server_id: str, version: int) -> Json | None:
         return self.settings.get((server_id, version))

@@ -271,3 +271,37 @@ def test_an_event_unlike_what_its_request_asked_is_a_phantom() -> None:
 
 def test_a_cut_off_change_that_did_what_it_asked_is_fine() -> None:
     assert kinds(cut_off_rename("Asked")) == set()
+
+
+def test_a_version_conflict_on_a_server_that_never_moved_is_a_wrong_answer() -> None:
+    story = clean()
+    story.mutation(
+        "r9",
+        "changeMailServer",
+        {"id": "s2", "expectedVersion": 1, "name": "x"},
+        None,
+        5.0,
+        outcome="rejected",
+        codes=["VERSION_CONFLICT"],
+    )
+    assert kinds(story) == {"wrong-answer"}
+
+
+def test_a_version_conflict_on_a_server_that_moved_is_fine() -> None:
+    story = clean()
+    story.mutation(
+        "r9",
+        "changeMailServer",
+        {"id": "s1", "expectedVersion": 1, "name": "x"},
+        None,
+        2.5,
+        outcome="rejected",
+        codes=["VERSION_CONFLICT"],
+    )
+    assert kinds(story) == set()
+
+
+def test_not_found_for_a_live_server_is_a_wrong_answer() -> None:
+    story = clean()
+    story.mutation("r9", "deleteMailServer", {"id": "s2"}, None, 5.0, outcome="rejected", codes=["NOT_FOUND"])
+    assert kinds(story) == {"wrong-answer"}
