@@ -9,6 +9,7 @@ import statistics
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ KINDS = (
     "phantom",  # in the log, but no request could have caused it
     "half-applied",  # a rejected, cut-off or truncated mutation left (part of) itself
     "two-winners",  # two same-version changes both won, or a change won over a version it did not expect
-    "duplicate-code",  # two live servers with one code, or another rule of the log broken
+    "duplicate-code",  # two live servers with one code at some position of the log
+    "log-rule",  # positions, stream versions, times or an event's own content inconsistent
     "idempotency",  # a retry appended twice or was answered differently
     "subscriber",  # missed, duplicated or reordered events across resumes
     "stale-read",  # older than a write or read already seen (read-your-writes, monotonic reads)
@@ -117,8 +119,8 @@ def check(history: History) -> Report:
     report = Report(seed=history.final.get("seed"))
     timeline = Timeline.fold(history.log)
     report.counts["events"] = len(history.log)
-    for problem in timeline.problems:
-        report.add("duplicate-code", problem)
+    for kind, problem in timeline.problems:
+        report.add(kind, problem)
     mutations = {m["rid"]: m for m in history.of("mutation")}
     caused = _events_by_request(history, mutations, report)
     seen: list[tuple[float, int]] = []
@@ -392,7 +394,11 @@ def _check_reads(timeline: Timeline, reads: list[Json], floor: Floor, report: Re
             elif candidates[-1] < least:
                 report.add("stale-read", f"{where} showed choices older than {least}, already seen")
         elif op == "mailServersAsOf":
-            position = int(read["args"]["position"])
+            at = read["args"].get("at")
+            if at is not None:
+                position = timeline.position_at_time(datetime.fromisoformat(at))
+            else:
+                position = int(read["args"]["position"])
             if strip(result) != timeline.listed(position):
                 report.add("wrong-answer", f"{where}: the list as of {position} differs from the log's")
         elif op == "events":

@@ -10,6 +10,7 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,15 +35,19 @@ class Known:
     order: list[str] = field(default_factory=list)
     list_version: int | None = None
     positions: list[int] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
 
     def saw_list(self, listed: Json) -> None:
         self.order = [s["id"] for s in listed["items"]]
         self.servers = {s["id"]: int(s["version"]) for s in listed["items"]}
         self.list_version = int(listed["version"])
 
-    def saw_position(self, position: int) -> None:
+    def saw_position(self, position: int, occurred_at: str | None = None) -> None:
         self.positions.append(position)
         del self.positions[:-200]
+        if occurred_at is not None:
+            self.times.append(occurred_at)
+            del self.times[:-200]
 
 
 @dataclass
@@ -340,10 +345,14 @@ class Reader(Client):
                 "events", documents.EVENTS, {"first": rng.randint(1, 100), "after": after}, bearer=self.admin
             )
             for edge in (page or {}).get("edges", [])[-5:]:
-                known.saw_position(int(edge["node"]["position"]))
-        else:
+                known.saw_position(int(edge["node"]["position"]), edge["node"]["occurredAt"])
+        elif rng.random() < 0.5 or not known.times:
             position = str(rng.choice(known.positions))
             await self.read("mailServersAsOf", documents.AS_OF, {"position": position}, bearer=self.admin)
+        else:
+            # An event's own time, or a moment just before or after it.
+            moment = datetime.fromisoformat(rng.choice(known.times)) + timedelta(microseconds=rng.choice([-1, 0, 0, 1]))
+            await self.read("mailServersAsOf", documents.AS_OF, {"at": moment.isoformat()}, bearer=self.admin)
 
 
 class Subscriber:

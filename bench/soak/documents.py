@@ -13,7 +13,7 @@ EVENT = (
     SERVER
     + """
 fragment E on DomainEvent {
-  position streamId streamVersion type actor correlationId
+  position streamId streamVersion type actor correlationId occurredAt
   ... on ServerAdded { server { ...S } }
   ... on ServerChanged { changes { field before after } }
   ... on ServersReordered { before after }
@@ -43,7 +43,10 @@ def mutation(name: str) -> str:
 
 SERVERS = SERVER + f"\nquery Q {{ mailServers {{ {LIST} }} }}"
 CHOICES = "query Q { mailServerChoices { id code name } }"
-AS_OF = SERVER + f"\nquery Q($position: String) {{ mailServersAsOf(position: $position) {{ {LIST} }} }}"
+AS_OF = (
+    SERVER
+    + f"\nquery Q($position: String, $at: DateTime) {{ mailServersAsOf(position: $position, at: $at) {{ {LIST} }} }}"
+)
 EVENTS = (
     EVENT
     + """

@@ -8,6 +8,7 @@ import bisect
 import copy
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Json = dict[str, Any]
@@ -42,7 +43,8 @@ class Timeline:
     stream_positions: dict[ServerKey, int] = field(default_factory=dict)
     stream_events: dict[str, list[int]] = field(default_factory=dict)
     deletions_of_all: list[int] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    times: list[tuple[datetime, int]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def fold(cls, log: list[Json]) -> Timeline:
@@ -52,34 +54,44 @@ class Timeline:
         list_version = 0
         stream_versions: dict[str, int] = {}
         last = 0
+        latest: datetime | None = None
         # The empty list before the first event is position 0.
         timeline._record(0, list_version, order, live)
         for node in log:
             position = int(node["position"])
             if position <= last:
-                timeline.problems.append(f"position {position} follows {last}: not strictly increasing")
+                timeline.problems.append(("log-rule", f"position {position} follows {last}: not strictly increasing"))
                 continue
             last = position
             timeline.events[position] = node
+            if node.get("occurredAt"):
+                occurred = datetime.fromisoformat(node["occurredAt"])
+                if latest is not None and occurred < latest:
+                    timeline.problems.append(
+                        ("log-rule", f"event {position} occurred at {occurred}, before its predecessor")
+                    )
+                latest = occurred if latest is None else max(latest, occurred)
+                timeline.times.append((occurred, position))
             timeline.stream_positions[(node["streamId"], int(node["streamVersion"]))] = position
             timeline.stream_events.setdefault(node["streamId"], []).append(position)
             if node["type"] == "AllServersDeleted":
                 timeline.deletions_of_all.append(position)
             stream, kind, version = node["streamId"], node["type"], int(node["streamVersion"])
             if version != stream_versions.get(stream, 0) + 1:
+                previous = stream_versions.get(stream, 0)
                 timeline.problems.append(
-                    f"event {position}: stream {stream} version {version} after {stream_versions.get(stream, 0)}"
+                    ("log-rule", f"event {position}: stream {stream} version {version} after {previous}")
                 )
             stream_versions[stream] = version
             broken = timeline._apply(node, live, order)
             if broken:
-                timeline.problems.append(f"event {position} ({kind}): {broken}")
+                timeline.problems.append(("log-rule", f"event {position} ({kind}): {broken}"))
             if kind != "ServerChanged":
                 list_version += 1
             codes = [s["code"] for s in live.values()]
             if len(codes) != len(set(codes)):
                 twice = sorted({c for c in codes if codes.count(c) > 1})
-                timeline.problems.append(f"event {position}: two live servers with code {twice}")
+                timeline.problems.append(("duplicate-code", f"event {position}: two live servers with code {twice}"))
             timeline._record(position, list_version, order, live)
         return timeline
 
@@ -161,6 +173,11 @@ class Timeline:
         if strip(listed) != self.listed(position):
             return None
         return position
+
+    def position_at_time(self, at: datetime) -> int:
+        """The newest position whose event occurred at or before `at` (0: none)."""
+        index = bisect.bisect_right(self.times, (at, float("inf"))) - 1
+        return self.times[index][1] if index >= 0 else 0
 
     def steady_version(self, server_id: str, since: int) -> int | None:
         """The server's version if it was live and unchanged from `since` to the end of the log."""

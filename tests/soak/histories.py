@@ -98,15 +98,15 @@ class Story:
         self.records.append(record)
         return record
 
-    def read(self, op: str, result: Any, at: float, client: str = "reader-0", **args: Any) -> Json:
+    def read(self, op: str, result: Any, when: float, client: str = "reader-0", **args: Any) -> Json:
         record = {
             "client": client,
             "type": "read",
             "op": op,
             "instance": 1,
             "args": args,
-            "sent": at,
-            "received": at + 0.1,
+            "sent": when,
+            "received": when + 0.1,
             "outcome": "ok",
             "result": result,
         }

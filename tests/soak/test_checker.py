@@ -305,3 +305,32 @@ def test_not_found_for_a_live_server_is_a_wrong_answer() -> None:
     story = clean()
     story.mutation("r9", "deleteMailServer", {"id": "s2"}, None, 5.0, outcome="rejected", codes=["NOT_FOUND"])
     assert kinds(story) == {"wrong-answer"}
+
+
+def test_an_event_that_occurred_before_its_predecessor_breaks_the_log() -> None:
+    story = clean()
+    story.log[2]["occurredAt"] = "2026-11-30T10:00:01+00:00"
+    story.log[3]["occurredAt"] = "2026-11-30T10:00:00+00:00"
+    assert "log-rule" in kinds(story)
+
+
+def test_a_stream_version_skipped_breaks_the_log() -> None:
+    story = clean()
+    story.log[2]["streamVersion"] = 3
+    assert "log-rule" in kinds(story)
+
+
+def test_an_as_of_time_list_unlike_the_log_is_a_wrong_answer() -> None:
+    story = clean()
+    for n, node in enumerate(story.log, start=1):
+        node["occurredAt"] = f"2026-11-30T10:00:0{n}+00:00"
+    for record in story.records:
+        if record.get("type") == "next" and record["field"] == "mailServerEvents":
+            record["data"]["occurredAt"] = story.log[int(record["data"]["position"]) - 1]["occurredAt"]
+        if record.get("op") == "events":
+            for edge in record["result"]["edges"]:
+                edge["node"]["occurredAt"] = story.log[int(edge["node"]["position"]) - 1]["occurredAt"]
+    story.read("mailServersAsOf", listed(story.timeline(), 3), 5.0, at="2026-11-30T10:00:03.5+00:00")
+    assert kinds(story) == set()
+    story.read("mailServersAsOf", listed(story.timeline(), 3), 5.0, at="2026-11-30T10:00:02.5+00:00")
+    assert kinds(story) == {"wrong-answer"}
