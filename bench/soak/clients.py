@@ -227,6 +227,18 @@ class Writer(Client):
         op, input = self.choose()
         idem = f"{self.name}-{uuid.uuid4().hex[:12]}" if rng.random() < 0.25 else None
         cut = rng.uniform(0.001, 0.03) if rng.random() < 0.04 else None
+        if idem is not None and rng.random() < 0.15:
+            # The same keyed request to two instances at once, as an impatient client would.
+            live = [i for i in self.instances if i.up] or list(self.instances)
+            twins = await asyncio.gather(
+                *(
+                    self.mutate(op, input, bearer=self.admin, idem=idem, instance=i)
+                    for i in rng.sample(live, min(2, len(live)))
+                )
+            )
+            for twin in twins:
+                self.learn(op, twin)
+            return
         outcome = await self.mutate(op, input, bearer=self.admin, idem=idem, cut_after=cut)
         self.learn(op, outcome)
         if outcome.outcome == "cut" and cut is None:
