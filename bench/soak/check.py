@@ -223,7 +223,10 @@ def _check_mutations(
             _check_restore_complete(timeline, request, mine, report)
         if outcome != "ok" or request.get("bad"):
             continue
-        together = [n for r in groups[_group(request)] for n in caused.get(r["rid"], [])]
+        # Its own events, or those of an earlier attempt with its key (a retry answers with those);
+        # never those of an attempt sent after it was answered.
+        earlier = [r for r in groups[_group(request)] if r["sent"] <= request["received"]]
+        together = [n for r in earlier for n in caused.get(r["rid"], [])]
         position = _check_acknowledged(timeline, request, together, report)
         if position is not None:
             seen.append((float(request["received"]), position))
