@@ -16,6 +16,8 @@ BATCH = 10000
 
 @dataclass(frozen=True, slots=True)
 class RebuildReport:
+    """What a rebuild folded, and how long it took."""
+
     events: int
     servers: int
     list_version: int
@@ -23,7 +25,7 @@ class RebuildReport:
 
 
 async def rebuild(engine: AsyncEngine) -> RebuildReport:
-    """Fold every event into a fresh registry, then swap it in under the write
+    """Fold every event into a fresh server_list, then swap it in under the write
     lock after catching up with whatever was appended meanwhile."""
     started = time.perf_counter()
     fold, after, count, last_time = Fold(), 0, 0, None
@@ -36,6 +38,6 @@ async def rebuild(engine: AsyncEngine) -> RebuildReport:
         for entry in await store.read(conn, after=after):
             fold.apply(entry.event, entry.meta)
             after, count, last_time = entry.position, count + 1, entry.occurred_at
-        registry = fold.freeze()
-        await projections.replace_all(conn, registry, after, last_time)
-    return RebuildReport(count, len(registry.order), registry.list_version, time.perf_counter() - started)
+        server_list = fold.freeze()
+        await projections.replace_all(conn, server_list, after, last_time)
+    return RebuildReport(count, len(server_list.order), server_list.list_version, time.perf_counter() - started)
