@@ -56,7 +56,8 @@ class Report:
     violations: list[Violation] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
-    recoveries: list[float] = field(default_factory=list)
+    recoveries: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    load: list[float] = field(default_factory=list)
     sigterm_exits: list[int | None] = field(default_factory=list)
     seed: Any = None
 
@@ -74,6 +75,8 @@ class Report:
             ("  acknowledged", c["acknowledged"]),
             ("  rejected", c["rejected"]),
             ("  cut off (unknown outcome)", c["cut"]),
+            ("    of which abandoned on purpose", c["abandoned"]),
+            ("    of which told 'database unavailable'", c["unavailable"]),
             ("  truncated mid-body", c["truncated"]),
             ("reads checked", c["reads"]),
         ]
@@ -81,14 +84,23 @@ class Report:
             clean = sum(1 for code in self.sigterm_exits if code == 0)
             rows.append(("SIGTERM exits with status 0", f"{clean} of {len(self.sigterm_exits)}"))
         rows += [(f"faults: {kind}", n) for kind, n in sorted(self.faults.items())]
-        if self.recoveries:
-            ordered = sorted(self.recoveries)
-            rows.append(("recoveries p50 / max (s)", f"{statistics.median(ordered):.2f} / {ordered[-1]:.2f}"))
+        everything = [t for times in self.recoveries.values() for t in times]
+        for kind, times in sorted(self.recoveries.items()) + [("all faults", everything)]:
+            if times:
+                rows.append((f"recovery p50 / max (s): {kind}", f"{statistics.median(times):.2f} / {max(times):.2f}"))
         rows += [
             ("events checked", c["events"]),
             ("subscriber deliveries checked", c["deliveries"]),
             ("violations", len(self.violations)),
         ]
+        if self.load:
+            rows.insert(
+                -1,
+                (
+                    "machine load average (1 min): mean / max",
+                    f"{statistics.mean(self.load):.1f} / {max(self.load):.1f}",
+                ),
+            )
         width = max(len(name) for name, _ in rows)
         lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
         for kind, n in sorted(Counter(v.kind for v in self.violations).items()):
@@ -135,12 +147,13 @@ def check(history: History) -> Report:
     _check_rejections(timeline, mutations, floor, report)
     _check_choice_subscribers(history, timeline, floor, report)
     _check_final(history, timeline, report)
+    report.load = [float(x) for x in history.final.get("load_samples") or []]
     for fault in history.of("fault"):
         report.faults[fault["kind"]] += 1
         if fault["kind"] == "sigterm":
             report.sigterm_exits.append(fault.get("exit"))
         if fault.get("recovered") is not None:
-            report.recoveries.append(float(fault["recovered"]) - float(fault["lifted"]))
+            report.recoveries[fault["kind"]].append(float(fault["recovered"]) - float(fault["lifted"]))
     return report
 
 
@@ -211,6 +224,10 @@ def _check_mutations(
         outcome = request["outcome"]
         report.counts["attempted"] += 1
         report.counts["acknowledged" if outcome == "ok" else outcome] += 1
+        if outcome == "cut" and request.get("detail") == "TimeoutError":
+            report.counts["abandoned"] += 1
+        if outcome == "cut" and "SERVICE_UNAVAILABLE" in (request.get("codes") or []):
+            report.counts["unavailable"] += 1
         mine = caused.get(request["rid"], [])
         if outcome in ("rejected", "truncated") and mine:
             report.add(

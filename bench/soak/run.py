@@ -141,7 +141,11 @@ async def _load(
     )
     work = [asyncio.create_task(w.run(stop)) for w in writers] + [asyncio.create_task(r.run(stop)) for r in readers]
     fault_task = asyncio.create_task(injector.run(faults, started, stop))
-    await asyncio.sleep(options.duration)
+    load_samples: list[float] = []
+    # The machine is shared: the load it was under belongs with the figures.
+    for _ in range(max(1, int(options.duration // 5))):
+        await asyncio.sleep(options.duration / max(1, int(options.duration // 5)))
+        load_samples.append(os.getloadavg()[0])
     stop.set()
     log(clock, "load stopped; letting the last fault recover")
     await asyncio.wait_for(fault_task, 300)
@@ -157,6 +161,7 @@ async def _load(
         "seed": seed,
         "duration": options.duration,
         "load_start": load_start,
+        "load_samples": load_samples,
         "schedule": [f.describe() for f in faults],
     }
     async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {admin}"}) as http:
