@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.soak import documents
-from bench.soak.clients import Subscriber, manual
 from bench.soak.cluster import Instance
 from bench.soak.history import Clock, Recorder
+from bench.soak.subscriber import Subscriber
+from bench.soak.writer import manual
 from tests.e2e.private_pg import PrivateCluster
 
 KINDS = {"kill-9": 2.0, "sigterm": 2.0, "postgres-stop": 1.5, "websocket-drop": 2.0, "cut-mid-body": 2.0}

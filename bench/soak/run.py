@@ -19,10 +19,13 @@ import httpx
 from api.auth import issue
 from bench.soak import documents
 from bench.soak.check import Report, check
-from bench.soak.clients import Client, Known, Reader, Subscriber, Writer, manual
+from bench.soak.client import Client, Known
 from bench.soak.cluster import Instance
 from bench.soak.faults import Injector, schedule
 from bench.soak.history import Clock, History, Json, Recorder, write_lines
+from bench.soak.reader import Reader
+from bench.soak.subscriber import Subscriber
+from bench.soak.writer import Writer, manual
 from tests.e2e.private_pg import PrivateCluster, unavailable
 
 SETTLE_WITHIN = 120.0
