@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
+from api.fast_reads import FastReads
 from api.graphql_view import GraphQLApp
 from api.health import healthz, readyz
 from api.metrics import Metrics
@@ -55,7 +56,7 @@ def create_app(config: Config) -> Starlette:
 
     services = Services(
         engine=engine,
-        mail_servers=MailServerService(engine, on_commit=committed),
+        mail_servers=MailServerService(engine, on_commit=committed, own_connection=True),
         verifier=build_verifier(config),
         history=History(engine),
         feed=feed,
@@ -72,6 +73,7 @@ def create_app(config: Config) -> Starlette:
         finally:
             await graphql.websockets.close_all()
             await feed.stop()
+            await services.mail_servers.close()
             await engine.dispose()
 
     app = Starlette(
@@ -86,6 +88,8 @@ def create_app(config: Config) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    # Added first, so it runs inside RequestId: fast answers get a request id and an access log line too.
+    app.add_middleware(FastReads, reads=graphql.cached_reads)
     app.add_middleware(RequestId)
     app.state.services = services
     app.state.graphql = graphql

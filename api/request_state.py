@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection
@@ -17,6 +18,7 @@ _REQUEST_ID = "mailreg.request_id"
 _CORRELATION_ID = "mailreg.correlation_id"
 _PRINCIPAL = "mailreg.principal"
 _CURRENT_LIST = "mailreg.current_list"
+_READ_KEY = "mailreg.read_key"
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -66,3 +68,13 @@ def set_current_list(scope: Scope, current: CurrentList) -> None:
 def current_list(scope: Scope) -> CurrentList | None:
     """The current list this request has read already, if any."""
     return cast("CurrentList | None", _state(scope).get(_CURRENT_LIST))
+
+
+def set_read_key(scope: Scope, key: Hashable) -> None:
+    """Keep the key under which this request's answer may be cached (made from its raw bytes)."""
+    _state(scope)[_READ_KEY] = key
+
+
+def read_key(scope: Scope) -> Hashable | None:
+    """The request's cache key, when the fast read path made one."""
+    return cast("Hashable | None", _state(scope).get(_READ_KEY))

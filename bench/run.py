@@ -32,10 +32,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
-from bench import live, loggen, replay, writes
-from bench.infra import Database, Secrets, Server, log, mailreg_argv, plain_argv, server_env
+from bench import live, loggen, reads_wrk, replay, writes
+from bench.infra import Database, Secrets, Server, log, mailreg_argv, percentile, plain_argv, server_env
 from bench.load import LoadResult, closed_loop, graphql_body, no_graphql_errors, profiling
 
 MEASURES = (
@@ -448,89 +449,203 @@ class Suite:
         )
 
     async def read_vs_plain(self, name: str, plain: Server, query: str, plain_path: str, token: str) -> list[Row]:
-        """The GraphQL query against the plain endpoint. Repeating one document
-        hits mailreg's whole-response cache (api/cache.py) after the first
-        request; the second GraphQL run sends an unused variable that differs
-        per request, so every request misses it and runs GraphQL."""
+        """The GraphQL query against the plain endpoint answering the same bytes, loaded by wrk:
+        nothing changing; every read following a change (each connection renames its own
+        server, then reads); and, for the list, while another client commits 20 changes/s."""
         assert self.a is not None
-        a = self.a
+        a, p = self.a, self.p
         headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
         body = graphql_body(query)
         async with httpx.AsyncClient(timeout=60) as client:
-            ours = (await client.post(f"{a.url}/graphql", content=body, headers=headers)).json()
-            uncached = (
-                await client.post(f"{a.url}/graphql", content=graphql_body(query, {"nocache": 0}), headers=headers)
-            ).json()
-            theirs = (await client.post(f"{plain.url}{plain_path}", content=body, headers=headers)).json()
-        if not ours == uncached == theirs:
-            raise RuntimeError(
-                f"the plain endpoint's JSON differs from GraphQL's: {str(ours)[:200]} vs {str(theirs)[:200]}"
-            )
-        p = self.p
-        profile = self.profile_dir is not None
-        async with profiling(plain if profile else None, self.profile_dir, f"{name}-plain"):
-            flat = await closed_loop(
-                f"{plain.url}{plain_path}",
-                lambda _w, _n: body,
-                headers,
-                concurrency=p.read_connections,
-                duration=p.duration,
-                warmup=p.warmup,
-                server=plain,
-            )
-        async with profiling(a if profile else None, self.profile_dir, name):
-            graph = await closed_loop(
-                f"{a.url}/graphql",
-                lambda _w, _n: body,
-                headers,
-                concurrency=p.read_connections,
-                duration=p.duration,
-                warmup=p.warmup,
-                server=a,
-            )
-        async with profiling(a if profile else None, self.profile_dir, f"{name}-uncached"):
-            miss = await closed_loop(
-                f"{a.url}/graphql",
-                lambda _w, n: graphql_body(query, {"nocache": n}),
-                headers,
-                concurrency=p.read_connections,
-                duration=p.duration,
-                warmup=p.warmup,
-                server=a,
-            )
-        for label, result in (("", graph), (" (uncached)", miss), (" (plain)", flat)):
-            self.check_errors(name + label, result)
-        size = len(json.dumps(ours, separators=(",", ":")))
-        self.note(
-            f"{name}: server CPU per request: GraphQL {graph.server_cpu_ms_per_request:.2f} ms (cache hit), "
-            f"{miss.server_cpu_ms_per_request:.2f} ms (cache miss), plain "
-            f"{flat.server_cpu_ms_per_request:.2f} ms; plain p99 {ms(flat.p99_ms)}; response {size:,} bytes; "
-            f"load generator CPU {graph.client_cpu / graph.seconds:.0%} of a core (GraphQL run)"
-        )
+            ours = (await client.post(f"{a.url}/graphql", content=body, headers=headers)).content
+            theirs = (await client.post(f"{plain.url}{plain_path}", content=body, headers=headers)).content
+        if ours != theirs:
+            raise RuntimeError(f"the plain endpoint's bytes differ from GraphQL's: {ours[:200]!r} vs {theirs[:200]!r}")
+        if not reads_wrk.ensure_wrk():
+            return await self.read_vs_plain_python(name, plain, body, plain_path, headers)
         field_name = "mailServers" if name == "mailServers" else "mailServerChoices"
-        ceiling = f"{n0(flat.per_second)} req/s (plain Starlette)"
-        rows = []
-        for suffix, result in (("", graph), (", every request a cache miss (extra)", miss)):
-            value, text = ratio(result.per_second, flat.per_second)
+        profile = self.profile_dir is not None
+        ids = self.server_ids[: p.read_connections]
+
+        async def load(server: Server, path: str, profile_name: str, change: str | None = None) -> reads_wrk.ReadLoad:
+            async with profiling(server if profile else None, self.profile_dir, profile_name):
+                result = await reads_wrk.read_load(
+                    server.url,
+                    path,
+                    body,
+                    token if change is None else self.admin,
+                    connections=p.read_connections,
+                    duration=p.duration,
+                    warmup=p.warmup,
+                    server=server,
+                    alternate_with=None if change is None else (change, ids, server is plain),
+                )
+            if change is not None:
+                await self.settled()  # the changes still in flight when wrk stopped must not overlap the next run
+            if result.bad:
+                raise RuntimeError(f"{profile_name}: {result.bad} bad answers, first: {result.first_bad}")
+            if not result.reads:
+                raise RuntimeError(f"{profile_name}: no read answered")
+            return result
+
+        rows: list[Row] = []
+
+        def row(suffix: str, label: str, graph: reads_wrk.ReadLoad, flat: reads_wrk.ReadLoad, target: float) -> None:
+            value, text = ratio(graph.per_second, flat.per_second)
             rows.append(
                 Row(
-                    name + ("-uncached" if suffix else ""),
-                    f"{field_name} with {p.servers:,} servers, {p.read_connections} connections{suffix}",
-                    f"{n0(result.per_second)} req/s, p99 {ms(result.p99_ms)}",
-                    ceiling,
+                    name + suffix,
+                    f"{field_name} with {p.servers:,} servers, {p.read_connections} connections{label}",
+                    f"{n0(graph.per_second)} req/s, p99 {ms(graph.p99_ms)}",
+                    f"{n0(flat.per_second)} req/s (plain Starlette, same bytes)",
                     text,
-                    ">= 0.5x plain",
-                    yes(value >= 0.5),
+                    f">= {target}x plain",
+                    yes(value >= target),
                     {
-                        "rps": result.per_second,
-                        "p99_ms": result.p99_ms,
+                        "rps": graph.per_second,
+                        "p99_ms": graph.p99_ms,
                         "plain_rps": flat.per_second,
-                        "server_cpu_ms": result.server_cpu_ms_per_request,
-                        "plain_server_cpu_ms": flat.server_cpu_ms_per_request,
+                        "server_cpu_ms": graph.server_cpu_ms_per_read,
+                        "plain_server_cpu_ms": flat.server_cpu_ms_per_read,
                     },
                 )
             )
+            self.note(
+                f"{name + suffix}: server CPU per read {graph.server_cpu_ms_per_read:.3f} ms "
+                f"(plain {flat.server_cpu_ms_per_read:.3f} ms); load by wrk: {graph.requests:,} requests, "
+                f"{graph.reads:,} reads in {graph.seconds:.1f}s (plain {flat.requests:,}, {flat.reads:,})"
+            )
+
+        flat = await load(plain, plain_path, f"{name}-plain")
+        graph = await load(a, "/graphql", name)
+        row("", "", graph, flat, 0.5)
+        flat = await load(plain, plain_path, f"{name}-after-change-plain", change="/plain/change")
+        graph = await load(a, "/graphql", f"{name}-after-change", change="/graphql")
+        row(
+            "-after-change",
+            ", every read after a change to one server (pairs: change, then read)",
+            graph,
+            flat,
+            0.3 if name == "mailServers" else 0.5,
+        )
+        if name == "mailServers":
+            rows.extend(await self.reads_while_writing(name, field_name, plain, plain_path, load))
+        self.note(f"{name}: answer of {len(ours):,} bytes, identical from mailreg and the plain app")
         return rows
+
+    async def reads_while_writing(
+        self, name: str, field_name: str, plain: Server, plain_path: str, load: Any
+    ) -> list[Row]:
+        """Reads at full speed while one client commits `rate` changes/s through mailreg A."""
+        assert self.a is not None
+        a, p = self.a, self.p
+        results = []
+        for server, path in ((plain, plain_path), (a, "/graphql")):
+            writes = asyncio.create_task(self.paced_writer(p.duration + p.warmup + 1.5))
+            try:
+                results.append(await load(server, path, f"{name}-writing{'-plain' if server is plain else ''}"))
+            finally:
+                done, latencies, seconds = await writes
+            results.append((done / seconds, percentile(latencies, 99) * 1000))
+        flat, (plain_writes, _), graph, (writes_per_s, write_p99) = results
+        value, text = ratio(graph.per_second, flat.per_second)
+        met = value >= 0.3 and writes_per_s >= 0.95 * p.rate
+        self.note(
+            f"{name}-writing: the writer committed {writes_per_s:.1f} changes/s (p99 {write_p99:.1f} ms) during "
+            f"mailreg's reads, {plain_writes:.1f}/s during plain's; server CPU per read "
+            f"{graph.server_cpu_ms_per_read:.3f} ms (plain {flat.server_cpu_ms_per_read:.3f} ms)"
+        )
+        return [
+            Row(
+                name + "-writing",
+                f"{field_name} with {p.servers:,} servers while another client commits {p.rate:.0f} changes/s",
+                f"{n0(graph.per_second)} req/s, p99 {ms(graph.p99_ms)}; writer {writes_per_s:.1f}/s",
+                f"{n0(flat.per_second)} req/s (plain Starlette, same writer)",
+                text,
+                f">= 0.3x plain, writer keeps {p.rate:.0f}/s",
+                yes(met),
+                {"rps": graph.per_second, "plain_rps": flat.per_second, "writes_per_s": writes_per_s},
+            )
+        ]
+
+    async def settled(self) -> None:
+        """Wait until the log has stopped growing for half a second (at most 60 s)."""
+        assert self.db is not None
+        conn = await asyncpg.connect(self.db.dsn)
+        try:
+            last, deadline = -1, time.monotonic() + 60
+            while time.monotonic() < deadline:
+                position = await conn.fetchval("SELECT max(position) FROM events")
+                if position == last:
+                    return
+                last = position
+                await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
+
+    async def paced_writer(self, seconds: float) -> tuple[int, list[float], float]:
+        """Renames servers through mailreg A on a schedule of `rate` a second (open loop: a slow
+        answer does not delay the next change; at most 16 in flight); counts the acknowledged ones."""
+        assert self.a is not None
+        headers = {"authorization": f"Bearer {self.admin}", "content-type": "application/json"}
+        latencies: list[float] = []
+        in_flight = asyncio.Semaphore(16)
+        ids = self.server_ids[-8:]
+
+        async def change(client: httpx.AsyncClient, n: int) -> None:
+            async with in_flight:
+                sent = time.perf_counter()
+                body = live.change_body(ids[n % len(ids)], f"Paced {n}")
+                response = await client.post(f"{self.a.url}/graphql", content=body, headers=headers)
+                if not live.mutation_ok(response):
+                    raise RuntimeError(f"paced writer: {response.text[:200]}")
+                latencies.append(time.perf_counter() - sent)
+
+        started = time.perf_counter()
+        tasks = []
+        async with httpx.AsyncClient(timeout=30) as client:
+            n = 0
+            while time.perf_counter() - started < seconds:
+                tasks.append(asyncio.create_task(change(client, n)))
+                n += 1
+                await asyncio.sleep(max(0.0, started + n / self.p.rate - time.perf_counter()))
+            await asyncio.gather(*tasks)
+        return len(latencies), latencies, time.perf_counter() - started
+
+    async def read_vs_plain_python(
+        self, name: str, plain: Server, body: bytes, plain_path: str, headers: dict[str, str]
+    ) -> list[Row]:
+        """Without wrk: the steady rows only, loaded by the Python client (which caps the ceiling)."""
+        assert self.a is not None
+        a, p = self.a, self.p
+        results = [
+            await closed_loop(
+                url,
+                lambda _w, _n: body,
+                headers,
+                concurrency=p.read_connections,
+                duration=p.duration,
+                warmup=p.warmup,
+                server=server,
+            )
+            for server, url in ((plain, f"{plain.url}{plain_path}"), (a, f"{a.url}/graphql"))
+        ]
+        flat, graph = results
+        self.check_errors(name, graph)
+        value, text = ratio(graph.per_second, flat.per_second)
+        self.note(f"{name}: wrk missing; load by the Python client, which caps the plain ceiling")
+        return [
+            Row(
+                name,
+                f"{name} with {p.servers:,} servers, {p.read_connections} connections (Python client)",
+                f"{n0(graph.per_second)} req/s, p99 {ms(graph.p99_ms)}",
+                f"{n0(flat.per_second)} req/s (plain Starlette)",
+                text,
+                ">= 0.5x plain",
+                yes(value >= 0.5),
+                {"rps": graph.per_second, "plain_rps": flat.per_second},
+            )
+        ]
 
     def check_errors(self, name: str, result: LoadResult) -> None:
         if result.errors:
@@ -806,8 +921,9 @@ def report(suite: Suite, params: Params, args: argparse.Namespace) -> str:
         "",
         "notes:",
         *(f"- {note}" for note in suite.notes),
-        "- HTTP load: httpx.AsyncClient, closed loop, in the bench process on the same 2 cores as the servers "
-        "and PostgreSQL; server CPU per request is from /proc/<pid>/stat",
+        "- HTTP load: wrk (16 keep-alive connections) for the mailServers and choices rows, httpx.AsyncClient "
+        "(closed loop, in the bench process) for the others, on the same 2 cores as the servers and PostgreSQL; "
+        "server CPU per request is from /proc/<pid>/stat",
     ]
     if args.profile:
         lines.append(f"- profiles: {args.profile}")
