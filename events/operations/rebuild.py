@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.state import Fold
 from events import projections, store
 from events.database import write_transaction
+from events.operations.progress import Progress
 
 BATCH = 10000
 
@@ -24,9 +25,10 @@ class RebuildReport:
     seconds: float
 
 
-async def rebuild(engine: AsyncEngine) -> RebuildReport:
+async def rebuild(engine: AsyncEngine, progress: Progress | None = None) -> RebuildReport:
     """Fold every event into a fresh server_list, then swap it in under the write
-    lock after catching up with whatever was appended meanwhile."""
+    lock after catching up with whatever was appended meanwhile; `progress` hears
+    how many events were folded so far after each batch."""
     started = time.perf_counter()
     fold, after, count, last_time = Fold(), 0, 0, None
     async with engine.connect() as conn:
@@ -34,6 +36,8 @@ async def rebuild(engine: AsyncEngine) -> RebuildReport:
             for entry in batch:
                 fold.apply(entry.event, entry.meta)
             after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
+            if progress is not None:
+                progress(count)
     async with write_transaction(engine) as conn:
         for entry in await store.read(conn, after=after):
             fold.apply(entry.event, entry.meta)
