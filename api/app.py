@@ -38,7 +38,7 @@ from api.services import Services
 from events import migrate
 from events.database import create_engine
 from events.feed import EventFeed
-from events.history import History
+from events.history import History, SnapshotWriter
 from events.registry import MailServerRegistry
 
 log = logging.getLogger("mailreg.graphql")
@@ -242,6 +242,7 @@ def create_app(config: Config) -> Starlette:
         metrics=metrics,
     )
     graphql = GraphQLApp(services)
+    writer = SnapshotWriter(engine)
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -258,9 +259,11 @@ def create_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await feed.start()
+        await writer.start()
         try:
             yield
         finally:
+            await writer.stop()
             await graphql.close_websockets()
             await feed.stop()
             await engine.dispose()

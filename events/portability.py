@@ -11,12 +11,12 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events import migrate, projections, store
+from events import migrate, projections, snapshots, store
 from events.check import LogVerifier, schema_problem
 from events.database import is_sqlite, read_transaction, write_transaction
 from events.serialization import utc
 from events.store import RecordedEvent
-from events.tables import event_links, events
+from events.tables import event_links, events, history_snapshots
 
 BATCH = 5000
 FIELDS = (
@@ -188,6 +188,8 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
     source.seek(0)
     async with write_transaction(engine) as conn:
         await _refuse_unless_empty(conn)
+        # Snapshots of whatever log this database held before cannot describe this one.
+        await conn.execute(history_snapshots.delete())
         replay = await _write(conn, source)
         registry = replay.fold.freeze()
         await projections.replace_all(conn, registry, replay.last_position, replay.last_occurred_at)
@@ -199,6 +201,7 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
             )
             # Wake the live feeds of any running instance, as an append would.
             await projections.save_checkpoint(conn, replay.last_position, registry.list_version, notify=True)
+    await snapshots.backfill(engine)
     return ImportReport(
         replay.count, len(replay.versions), len(registry.order), registry.list_version, replay.last_position
     )

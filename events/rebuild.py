@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.state import Fold
-from events import projections, store
+from events import projections, snapshots
 from events.database import write_transaction
+from events.payload_fold import PayloadFold
+from events.payloads import read_rows
+from events.snapshots import Recorder
 
 BATCH = 10000
 
@@ -22,20 +25,48 @@ class RebuildReport:
     seconds: float
 
 
-async def rebuild(engine: AsyncEngine) -> RebuildReport:
+class _Writes:
+    """Snapshot inserts run while the fold goes on; at most one at a time."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.pending: asyncio.Task[None] | None = None
+
+    async def send(self, recorder: Recorder) -> None:
+        if recorder.rows:
+            await self.wait()
+            self.pending = asyncio.create_task(snapshots.insert(self.engine, recorder.rows))
+            recorder.rows = []
+
+    async def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
+
+
+async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> RebuildReport:
     """Fold every event into a fresh registry, then swap it in under the write
-    lock after catching up with whatever was appended meanwhile."""
+    lock after catching up with whatever was appended meanwhile. Writes the
+    history snapshots that are missing on the way."""
     started = time.perf_counter()
-    fold, after, count, last_time = Fold(), 0, 0, None
-    async with engine.connect() as conn:
-        while batch := await store.read(conn, after=after, limit=BATCH):
-            for entry in batch:
-                fold.apply(entry.event, entry.meta)
-            after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
-    async with write_transaction(engine) as conn:
-        for entry in await store.read(conn, after=after):
-            fold.apply(entry.event, entry.meta)
-            after, count, last_time = entry.position, count + 1, entry.occurred_at
-        registry = fold.freeze()
-        await projections.replace_all(conn, registry, after, last_time)
+    after, count, last_time = 0, 0, None
+    writes = _Writes(engine)
+    try:
+        async with engine.connect() as conn:
+            recorder = Recorder(snapshot_every or snapshots.interval(), PayloadFold(), await snapshots.positions(conn))
+            while batch := await read_rows(conn, after=after, limit=BATCH):
+                for row in batch:
+                    recorder.feed(row)
+                after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
+                await writes.send(recorder)
+        async with write_transaction(engine) as conn:
+            while batch := await read_rows(conn, after=after, limit=BATCH):
+                for row in batch:
+                    recorder.feed(row)
+                after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
+            registry = recorder.fold.registry()
+            await projections.replace_all(conn, registry, after, last_time)
+        await writes.send(recorder)
+    finally:
+        await writes.wait()
     return RebuildReport(count, len(registry.order), registry.list_version, time.perf_counter() - started)

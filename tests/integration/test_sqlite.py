@@ -4,8 +4,9 @@ from tests.integration.backends import Sqlite
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
 from tests.integration.registry_cases import RegistryCases
+from tests.integration.snapshot_cases import SnapshotCases
 from tests.integration.store_cases import StoreCases
 
 
-class TestSqlite(StoreCases, RegistryCases, IdempotencyCases, HistoryCases):
+class TestSqlite(StoreCases, RegistryCases, IdempotencyCases, HistoryCases, SnapshotCases):
     backend = Sqlite()
