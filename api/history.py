@@ -13,6 +13,7 @@ from strawberry.types import Info
 from api.context import Context, IsAdmin
 from api.errors import bad_user_input
 from api.event_types import EventConnection, EventEdge, EventFilter, PageInfo, from_recorded
+from api.listed import listed
 from api.types import MailServerList
 from events import store
 from events.history import parse_cursor
@@ -20,6 +21,8 @@ from events.serialization import utc
 from events.tables import event_links, events
 
 MAX_PAGE = 500
+FROM_RECORDS = True
+"""Build the list as it was straight from the fold's records (tests compare it with the domain's way)."""
 
 
 def _conditions(filter: EventFilter | None) -> list[sa.ColumnElement[bool]]:
@@ -104,10 +107,12 @@ class HistoryQueries:
             raise bad_user_input("Give exactly one of position and at.")
         history = info.context.services.history
         if position is not None:
-            registry = await history.registry_at(position)
-            if registry is None:
+            fold = await history.fold_at(position)
+            if fold is None:
                 raise bad_user_input(f"Unknown position {position!r}.")
         else:
             assert at is not None
-            registry = await history.registry_at_time(at)
-        return MailServerList.from_domain(registry)
+            fold = await history.fold_at_time(at)
+        if not FROM_RECORDS:
+            return MailServerList.from_domain(fold.registry())
+        return listed(fold)

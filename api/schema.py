@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from api.event_types import EVENT_TYPES
+from api.fast_completion import HistoryExecutionContext
 from api.history import HistoryQueries
 from api.limits import DepthLimit
 from api.metrics import OperationObserver
@@ -99,6 +100,7 @@ schema = MailregSchema(
     mutation=Mutation,
     subscription=Subscription,
     types=EVENT_TYPES,
+    execution_context_class=HistoryExecutionContext,
     extensions=[
         lambda: AddValidationRules(VALIDATION_RULES),
         lambda: MaxTokensLimiter(max_token_count=5000),

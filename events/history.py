@@ -26,7 +26,7 @@ from events.serialization import utc
 from events.tables import events
 
 BATCH = 5000
-KEEP = 256
+KEEP = 32
 MAX_POSITION = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 log = logging.getLogger("mailreg.history")
@@ -56,6 +56,15 @@ class History:
 
     async def registry_at(self, cursor: str) -> Registry | None:
         """The list just after the event at `cursor`; None for an unknown position."""
+        fold = await self.fold_at(cursor)
+        return None if fold is None else fold.registry()
+
+    async def registry_at_time(self, at: datetime) -> Registry:
+        """The list including every event with occurred_at <= at."""
+        return (await self.fold_at_time(at)).registry()
+
+    async def fold_at(self, cursor: str) -> PayloadFold | None:
+        """registry_at as a fold (cheaper when only read); None for an unknown position."""
         position = parse_cursor(cursor)
         if position is None:
             return None
@@ -64,16 +73,16 @@ class History:
                 return None
             return await self._at(conn, position)
 
-    async def registry_at_time(self, at: datetime) -> Registry:
-        """The list including every event with occurred_at <= at. Event times
-        never go backwards along positions (see events.database.event_time),
-        so these events are a prefix of the log."""
+    async def fold_at_time(self, at: datetime) -> PayloadFold:
+        """registry_at_time as a fold. Event times never go backwards along
+        positions (see events.database.event_time), so the events up to a time
+        are a prefix of the log."""
         async with self.engine.connect() as conn:
             query = sa.select(sa.func.max(events.c.position)).where(events.c.occurred_at <= utc(at))
             position = (await conn.execute(query)).scalar_one()
             return await self._at(conn, int(position or 0))
 
-    async def _at(self, conn: AsyncConnection, position: int) -> Registry:
+    async def _at(self, conn: AsyncConnection, position: int) -> PayloadFold:
         after, base = self._nearest_in_memory(position)
         if position - after > self.snapshot_every:
             persisted = await snapshots.nearest(conn, self.engine, position)
@@ -94,7 +103,7 @@ class History:
                 fold.apply(row.type, row.schema_version, row.data, row.stream_version, row.occurred_at)
                 after = row.position
             self.folded += len(batch)
-        return fold.registry()
+        return fold
 
     def _nearest_in_memory(self, position: int) -> tuple[int, PayloadFold]:
         index = bisect.bisect_right(self._sorted, position) - 1

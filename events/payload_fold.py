@@ -100,6 +100,19 @@ def settings_of(values: list[Any]) -> Settings:
     return settings
 
 
+def _well_formed(values: Any) -> bool:
+    """The shape and enum values of a record's values (the checksum vouches for the rest)."""
+    return (
+        isinstance(values, list)
+        and len(values) == len(FIELD_NAMES)
+        and values[2] in _OAUTH
+        and values[5] in _ENCRYPTION
+        and values[6] in _AUTH
+        and values[7] in _CREDENTIALS
+        and values[9] in _PROTOCOL
+    )
+
+
 class PayloadFold:
     """The list folded from stored events (type, schema version, payload, stream version, time)."""
 
@@ -180,6 +193,11 @@ class PayloadFold:
             self._owned.add(server_id)
         return record
 
+    def records(self) -> list[tuple[str, Record]]:
+        """(id, record) of the live servers in list order; records must not be changed."""
+        servers = self.servers
+        return [(server_id, servers[server_id]) for server_id in self.order]
+
     def registry(self) -> Registry:
         """The list as domain objects; servers unchanged since the last call are reused."""
         built = self._built
@@ -226,19 +244,12 @@ class PayloadFold:
             order: list[str] = []
             servers: dict[str, Record] = {}
             for server_id, version, created, updated, values in value["servers"]:
-                if not isinstance(server_id, str) or not isinstance(version, int) or len(values) != len(FIELD_NAMES):
+                if not isinstance(server_id, str) or not isinstance(version, int) or not _well_formed(values):
                     raise ValueError(f"server {server_id!r}: malformed")
                 order.append(server_id)
-                servers[server_id] = [
-                    version,
-                    datetime.fromisoformat(created),
-                    datetime.fromisoformat(updated),
-                    list(values),
-                ]
+                servers[server_id] = [version, datetime.fromisoformat(created), datetime.fromisoformat(updated), values]
             if len(order) != len(servers):
                 raise ValueError("a server is listed twice")
-            fold = cls(servers, order, int(value["listVersion"]))
-            fold.registry()  # every record must make a valid server
-            return fold
+            return cls(servers, order, int(value["listVersion"]))
         except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
             raise ValueError(f"malformed snapshot: {error}") from error
