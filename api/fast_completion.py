@@ -21,6 +21,7 @@ from typing import Any
 from graphql import (
     GraphQLBoolean,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -37,6 +38,7 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 FAST_ROOTS = frozenset({"events", "mailServersAsOf"})
 DEFINITION = "strawberry-definition"
 
@@ -59,6 +61,8 @@ def _as_is(of: GraphQLOutputType) -> type | None:
         return str
     if named is GraphQLBoolean:
         return bool
+    if named is GraphQLInt:
+        return int
     return None
 
 
@@ -124,9 +128,12 @@ class HistoryExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if not attribute:
                     out[response_key] = value(None)
                     continue
-                got = getattr(source, attribute)
-                # Strings and booleans serialize to themselves: skip the call.
-                out[response_key] = got if type(got) is kept else value(got)
+                got: Any = getattr(source, attribute)
+                # Strings, booleans and 32-bit integers serialize to themselves: skip the call.
+                if type(got) is kept and (kept is not int or _INT_MIN <= got <= _INT_MAX):
+                    out[response_key] = got
+                else:
+                    out[response_key] = value(got)
             return out
 
         self._plans[key] = (field_details_list, complete)

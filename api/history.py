@@ -62,11 +62,9 @@ async def _page(conn: AsyncConnection, filter: EventFilter | None, after: int, l
         .order_by(event_links.c.position)
         .limit(limit)
     )
-    both = sa.union_all(sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position)).subquery()
-    positions = sorted(set((await conn.execute(sa.select(both.c.position))).scalars()))[:limit]
-    if not positions:
-        return []
-    return await store.read(conn, after=after, where=[events.c.position.in_(positions)])
+    both = sa.union_all(sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position))
+    # One statement: the page's rows straight from the merged positions.
+    return await store.read(conn, after=after, limit=limit, where=[events.c.position.in_(both)])
 
 
 async def _position(info: Info[Context, Any], cursor: str) -> int:
