@@ -16,7 +16,7 @@ compares the bytes)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLBoolean,
@@ -130,7 +130,7 @@ class HistoryExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     continue
                 got: Any = getattr(source, attribute)
                 # Strings, booleans and 32-bit integers serialize to themselves: skip the call.
-                if type(got) is kept and (kept is not int or _INT_MIN <= got <= _INT_MAX):
+                if type(got) is kept and (kept is not int or _INT_MIN <= cast(int, got) <= _INT_MAX):
                     out[response_key] = got
                 else:
                     out[response_key] = value(got)

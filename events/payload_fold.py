@@ -9,11 +9,12 @@ yields the same list (tests/integration/snapshot_cases.py compares them)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
+
+import orjson
 
 from domain.model import Incoming, Outgoing, Server, Settings, fields
 from domain.state import Registry
@@ -23,7 +24,6 @@ from events.serialization import JsonDict, UnreadablePayloadError, settings_from
 # A server: [version, created_at, updated_at, [its values in FIELD_NAMES order]].
 Record = list[Any]
 FORMAT = 2
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 FIELD_NAMES: tuple[str, ...] = (
     "code",
     "name",
@@ -123,8 +123,6 @@ class PayloadFold:
         # Records this fold may change in place (the others may be shared with a copy).
         self._owned: set[str] = set(self.servers)
         self._built: dict[str, tuple[Record, int, Server]] = {}
-        self._encoded: dict[str, str] = {}
-        self._dirty: set[str] = set(self.servers)
 
     def copy(self) -> PayloadFold:
         """An independent fold from the same state; records are copied only when changed."""
@@ -133,8 +131,6 @@ class PayloadFold:
         self._owned = set()
         twin._owned = set()
         twin._built = dict(self._built)
-        twin._encoded = dict(self._encoded)
-        twin._dirty = set(self._dirty)
         return twin
 
     def apply(
@@ -151,7 +147,6 @@ class PayloadFold:
                     values[index[change["field"]]] = change["after"]
                 record[0] = stream_version
                 record[2] = occurred_at
-                self._dirty.add(server_id)
                 return
             self._apply_to_list(type_name, data, stream_version, occurred_at)
         except (KeyError, TypeError, ValueError) as error:
@@ -169,7 +164,6 @@ class PayloadFold:
             created_at = datetime.fromisoformat(created) if created else occurred_at
             self.servers[server_id] = [stream_version, created_at, occurred_at, values]
             self._owned.add(server_id)
-            self._dirty.add(server_id)
             self.order.append(server_id)
         elif type_name == "ServersReordered":
             self.order = [str(i) for i in data["after"]]
@@ -177,9 +171,7 @@ class PayloadFold:
             server_id = data["id"]
             del self.servers[server_id]
             self.order.remove(server_id)
-            self._dirty.add(server_id)
         elif type_name == "AllServersDeleted":
-            self._dirty.update(self.servers)
             self.servers.clear()
             self.order.clear()
         else:
@@ -220,25 +212,20 @@ class PayloadFold:
 
     def encode(self) -> bytes:
         """The list as canonical JSON: the same list always gives the same bytes.
-        Each server is [id, version, createdAt, updatedAt, [values in FIELD_NAMES order]],
-        in list order; only servers changed since the last call are laid out again."""
-        encoded = self._encoded
-        for server_id in self._dirty:
-            record = self.servers.get(server_id)
-            if record is None:
-                encoded.pop(server_id, None)
-            else:
-                version, created, updated, values = record
-                encoded[server_id] = _encode([server_id, version, created.isoformat(), updated.isoformat(), values])
-        self._dirty.clear()
-        servers = ",".join([encoded[i] for i in self.order])
-        return f'{{"format":{FORMAT},"listVersion":{self.list_version},"servers":[{servers}]}}'.encode()
+        Each server is [id, version, createdAt, updatedAt, [values in FIELD_NAMES order]], in list order."""
+        servers = self.servers
+        body = {
+            "format": FORMAT,
+            "listVersion": self.list_version,
+            "servers": [[i, *servers[i]] for i in self.order],
+        }
+        return orjson.dumps(body)
 
     @classmethod
     def decode(cls, payload: bytes) -> PayloadFold:
         """The inverse of encode; raises ValueError for anything else."""
         try:
-            value = json.loads(payload)
+            value = orjson.loads(payload)
             if value.get("format") != FORMAT:
                 raise ValueError(f"unknown snapshot format {value.get('format')!r}")
             order: list[str] = []
@@ -251,5 +238,5 @@ class PayloadFold:
             if len(order) != len(servers):
                 raise ValueError("a server is listed twice")
             return cls(servers, order, int(value["listVersion"]))
-        except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        except (KeyError, TypeError, AttributeError, orjson.JSONDecodeError) as error:
             raise ValueError(f"malformed snapshot: {error}") from error

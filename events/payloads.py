@@ -2,15 +2,19 @@
 
 store.read builds a RecordedEvent per row through SQLAlchemy's result
 processing; a fold of a million events cannot afford that. On PostgreSQL the
-rows come straight from asyncpg (one prepared keyset query, JSON decoded in
-one pass); on SQLite through SQLAlchemy Core as plain tuples."""
+rows come straight from asyncpg (one prepared keyset query, payloads as text
+decoded with orjson) and the next page is asked for while the current one is
+folded; on SQLite they come through SQLAlchemy Core as plain tuples."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,17 +38,12 @@ class StoredRow(NamedTuple):
     occurred_at: datetime
 
 
-async def read_rows(conn: AsyncConnection, *, after: int, until: int | None = None, limit: int) -> list[StoredRow]:
-    """Up to `limit` events after position `after` (and at most `until`), oldest first."""
-    bound = MAX_POSITION if until is None else until
+async def _fetch(conn: AsyncConnection, after: int, until: int, limit: int) -> list[Any]:
     if conn.dialect.name == "postgresql":
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        loads = json.loads
-        return [
-            StoredRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6])
-            for r in await raw.fetch(_KEYSET, after, bound, limit)
-        ]
+        records: list[Any] = await raw.fetch(_KEYSET, after, until, limit)
+        return records
     query = (
         sa.select(
             events.c.position,
@@ -55,8 +54,43 @@ async def read_rows(conn: AsyncConnection, *, after: int, until: int | None = No
             events.c.data,
             events.c.occurred_at,
         )
-        .where(events.c.position > after, events.c.position <= bound)
+        .where(events.c.position > after, events.c.position <= until)
         .order_by(events.c.position)
         .limit(limit)
     )
-    return [StoredRow(r[0], r[1], r[2], r[3], r[4], r[5], utc(r[6])) for r in await conn.execute(query)]
+    return [(*r[:6], utc(r[6])) for r in (await conn.execute(query)).all()]
+
+
+def _decoded(records: list[Any]) -> list[StoredRow]:
+    loads = orjson.loads
+    return [
+        StoredRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]) if isinstance(r[5], str) else r[5], r[6]) for r in records
+    ]
+
+
+async def read_rows(conn: AsyncConnection, *, after: int, until: int | None = None, limit: int) -> list[StoredRow]:
+    """Up to `limit` events after position `after` (and at most `until`), oldest first."""
+    return _decoded(await _fetch(conn, after, MAX_POSITION if until is None else until, limit))
+
+
+async def stream_rows(
+    conn: AsyncConnection, *, after: int, until: int | None = None, batch: int
+) -> AsyncIterator[list[StoredRow]]:
+    """Every event after `after` (up to `until`) in pages of `batch`, oldest
+    first; the next page is being read while the caller works on this one."""
+    bound = MAX_POSITION if until is None else until
+    pending: asyncio.Task[list[Any]] | None = asyncio.ensure_future(_fetch(conn, after, bound, batch))
+    try:
+        while pending is not None:
+            records = await pending
+            pending = None
+            if not records:
+                return
+            if len(records) == batch:
+                pending = asyncio.ensure_future(_fetch(conn, records[-1][0], bound, batch))
+            yield _decoded(records)
+    finally:
+        if pending is not None:
+            # The connection must be idle before it is handed back.
+            with contextlib.suppress(Exception):
+                await pending

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import projections, snapshots
 from events.database import write_transaction
 from events.payload_fold import PayloadFold
-from events.payloads import read_rows
+from events.payloads import read_rows, stream_rows
 from events.snapshots import Recorder
 
 BATCH = 10000
@@ -54,7 +54,7 @@ async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> 
     try:
         async with engine.connect() as conn:
             recorder = Recorder(snapshot_every or snapshots.interval(), PayloadFold(), await snapshots.positions(conn))
-            while batch := await read_rows(conn, after=after, limit=BATCH):
+            async for batch in stream_rows(conn, after=after, batch=BATCH):
                 for row in batch:
                     recorder.feed(row)
                 after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
