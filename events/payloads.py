@@ -88,6 +88,7 @@ async def stream_rows(
                 return
             if len(records) == batch:
                 pending = asyncio.ensure_future(_fetch(conn, records[-1][0], bound, batch))
+                await asyncio.sleep(0)  # let it send its query before the caller keeps the loop busy
             yield _decoded(records)
     finally:
         if pending is not None:

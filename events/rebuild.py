@@ -26,22 +26,28 @@ class RebuildReport:
 
 
 class _Writes:
-    """Snapshot inserts run while the fold goes on; at most one at a time."""
+    """Snapshot inserts run while the fold goes on, a few at a time."""
+
+    IN_FLIGHT = 4
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.pending: asyncio.Task[None] | None = None
+        self.pending: list[asyncio.Task[None]] = []
 
     async def send(self, recorder: Recorder) -> None:
         if recorder.rows:
-            await self.wait()
-            self.pending = asyncio.create_task(snapshots.insert(self.engine, recorder.rows))
+            self.pending = [task for task in self.pending if not task.done()]
+            if len(self.pending) >= self.IN_FLIGHT:
+                await self.pending.pop(0)
+            self.pending.append(asyncio.ensure_future(snapshots.insert(self.engine, recorder.rows)))
             recorder.rows = []
+            await asyncio.sleep(0)  # let it send its first statement
 
     async def wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            await pending
+        pending, self.pending = self.pending, []
+        for outcome in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> RebuildReport:
