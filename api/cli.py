@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from typing import Annotated, Any
@@ -24,6 +25,16 @@ def _config() -> Config:
 
 
 @app.command()
+def _tune_garbage_collection() -> None:
+    # A history view or a list read makes tens of thousands of short-lived
+    # objects; with the default threshold (700) the cyclic collector runs many
+    # times per request and walks the whole heap of modules and the schema
+    # each time (a third of a point-in-time view's CPU). Objects alive now are
+    # moved out of its reach, and it runs after 50,000 new objects instead.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def serve() -> None:
     """Run the API server (uvicorn) on MAILREG_HOST:MAILREG_PORT."""
     import uvicorn
@@ -44,6 +55,7 @@ def serve() -> None:
         typer.echo(notice)
     configure_logging(config.log_format)
     application = create_app(config)
+    _tune_garbage_collection()
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:

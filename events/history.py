@@ -150,6 +150,8 @@ class SnapshotWriter:
     async def _run(self) -> None:
         rounds = 0
         while True:
+            # First wait: right after a start the requests come first.
+            await asyncio.sleep(self.idle)
             try:
                 # Now and then look at the whole log again: a snapshot found damaged was deleted.
                 since = 0 if rounds % 300 == 0 else self._since
@@ -163,7 +165,6 @@ class SnapshotWriter:
             except Exception:  # e.g. the database is away: try again later
                 log.warning("writing history snapshots failed; retrying", exc_info=True)
             rounds += 1
-            await asyncio.sleep(self.idle)
 
 
 async def _breathe() -> None:
