@@ -14,17 +14,20 @@ ADMIN = "admin"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who a verified token names, with its roles and expiry."""
+
     subject: str
     roles: frozenset[str]
     expires_at: float | None = None
 
     @property
     def is_admin(self) -> bool:
+        """Whether the token carries the admin role."""
         return ADMIN in self.roles
 
 
 class InvalidTokenError(Exception):
-    pass
+    """A token that cannot be trusted: bad signature, expired, wrong issuer or audience, no subject."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +52,7 @@ class TokenVerifier:
         issuer: str | None = None,
         audience: str | None = None,
     ) -> TokenVerifier:
+        """A verifier with the shared secret and, when configured, the RS256 public key or JWKS read from files."""
         public_key = public_key_file.read_text() if public_key_file else None
         jwks = jwt.PyJWKSet.from_json(jwks_file.read_text()) if jwks_file else None
         return cls(secret=secret, public_key=public_key, jwks=jwks, issuer=issuer, audience=audience)
@@ -64,9 +68,16 @@ class TokenVerifier:
 
     def principal(self, authorization: str | None) -> Principal | None:
         """The principal of an Authorization header value; None when missing or bad."""
-        return _principal(self, authorization)
+        token = bearer(authorization)
+        if token is None:
+            return None
+        try:
+            return self.verify(token)
+        except InvalidTokenError:
+            return None
 
     def verify(self, token: str) -> Principal:
+        """The principal of a token, or InvalidTokenError."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -97,16 +108,6 @@ class TokenVerifier:
         )
 
 
-def _principal(verifier: TokenVerifier, authorization: str | None) -> Principal | None:
-    token = bearer(authorization)
-    if token is None:
-        return None
-    try:
-        return verifier.verify(token)
-    except InvalidTokenError:
-        return None
-
-
 def bearer(header: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` value."""
     if not header:
@@ -126,6 +127,7 @@ def issue(
     issuer: str | None = None,
     audience: str | None = None,
 ) -> str:
+    """An HS256 token for this subject and roles, expiring after ttl_seconds when given."""
     claims: dict[str, Any] = {"sub": subject, "roles": roles, "iat": int(time.time())}
     if ttl_seconds is not None:
         claims["exp"] = int(time.time()) + ttl_seconds

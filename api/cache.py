@@ -20,7 +20,8 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 
-MAX_TOKENS = 5000
+from api.limits import MAX_TOKENS
+
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
 MAX_CACHED_DOCUMENT = 64 * 1024
@@ -31,6 +32,8 @@ Key = tuple[str, ...]
 
 @dataclass(frozen=True, slots=True)
 class Operation:
+    """What a document would run: its kind and its root fields."""
+
     kind: str  # "query", "mutation" or "subscription"
     root_fields: tuple[str, ...]
 
@@ -65,11 +68,14 @@ def operation_of(body: dict[str, Any]) -> Operation | None:
 
 
 def cache_key(body: dict[str, Any], *, role: str, lang: str, media: str) -> Key:
+    """The key under which an answer to this request may be cached."""
     variables = json.dumps(body.get("variables") or {}, sort_keys=True, separators=(",", ":"))
     return (str(body.get("query")), variables, str(body.get("operationName") or ""), role, lang, media)
 
 
 class ResponseCache:
+    """Answers by key at one log position, bounded in bytes; a newer position empties it."""
+
     def __init__(self) -> None:
         self.position = -1
         self.entries: OrderedDict[Key, bytes] = OrderedDict()
@@ -81,6 +87,7 @@ class ResponseCache:
         return key in self.known
 
     def learn(self, key: Key) -> None:
+        """Remember that this request ran cleanly, so that its next run may be cached."""
         self.known[key] = None
         self.known.move_to_end(key)
         if len(self.known) > MAX_KNOWN:
@@ -94,12 +101,14 @@ class ResponseCache:
         return position == self.position
 
     def get(self, position: int, key: Key) -> bytes | None:
+        """The cached answer at this position, if any."""
         body = self.entries.get(key) if self._at(position) else None
         if body is not None:
             self.entries.move_to_end(key)
         return body
 
     def put(self, position: int, key: Key, body: bytes) -> None:
+        """Cache an answer at this position, unless the cache has moved past it or the answer is too large."""
         if not self._at(position) or len(body) > MAX_ENTRY_BYTES or key in self.entries:
             return
         self.entries[key] = body

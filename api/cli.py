@@ -60,7 +60,7 @@ def serve() -> None:
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:
             # uvicorn would close websockets with 1012; clients should see 1001 (going away).
-            await application.state.graphql.close_websockets()
+            await application.state.graphql.websockets.close_all()
             await super().shutdown(sockets)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -136,7 +136,7 @@ def export_schema() -> None:
 def rebuild_projections() -> None:
     """Replay the whole log into a fresh read model and swap it in."""
     from api.setup import with_engine
-    from events.rebuild import rebuild
+    from events.operations.rebuild import rebuild
 
     config = _config()
     try:
@@ -171,7 +171,7 @@ def check() -> None:
     """Verify the log and that the read model equals a rebuild: exit 0 when
     consistent, 1 with a report of every problem otherwise."""
     from api.setup import with_engine
-    from events.check import check as check_log
+    from events.operations.check import check as check_log
 
     config = _config()
     missing = _sqlite_missing(config)
@@ -180,7 +180,7 @@ def check() -> None:
         raise typer.Exit(1)
     try:
         report = asyncio.run(with_engine(config, check_log))
-    except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+    except Exception as error:  # unreachable or broken database: say so, no traceback
         raise _failed("check", error) from None
     if report.consistent:
         typer.echo(f"consistent: {report.summary()}")
@@ -205,7 +205,7 @@ def export_log(
 
     from api.setup import with_engine
     from events import migrate as migrations
-    from events.portability import export
+    from events.operations.portability import export
 
     config = _config()
     missing = _sqlite_missing(config)
@@ -223,7 +223,10 @@ def export_log(
     try:
         if output is None or output == "-":
             stdout = sys.stdout.buffer
-            write: Callable[[str], object] = lambda line: stdout.write(line.encode())  # noqa: E731
+
+            def write(line: str) -> object:
+                return stdout.write(line.encode())
+
             count = asyncio.run(with_engine(config, lambda e: run(e, write)))
             stdout.flush()
         else:
@@ -238,7 +241,7 @@ def export_log(
                 partial.unlink(missing_ok=True)
     except typer.Exit:
         raise
-    except Exception as error:  # noqa: BLE001 - database or file trouble: say so, no traceback
+    except Exception as error:  # database or file trouble: say so, no traceback
         raise _failed("export", error) from None
     typer.echo(f"mailreg: exported {count} events", err=True)
 
@@ -255,8 +258,8 @@ def import_log(
     from typing import IO
 
     from api.setup import with_engine
-    from events.portability import ImportRefusedError
-    from events.portability import import_log as load
+    from events.operations.portability import ImportRefusedError
+    from events.operations.portability import import_log as load
 
     config = _config()
     if input is not None and input != "-" and not Path(input).is_file():
@@ -278,7 +281,7 @@ def import_log(
             for problem in refused.problems:
                 typer.echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
-        except Exception as error:  # noqa: BLE001 - unreachable or broken database: say so, no traceback
+        except Exception as error:  # unreachable or broken database: say so, no traceback
             raise _failed("import", error) from None
     typer.echo(
         f"mailreg: imported {report.events} events in {report.streams} streams, "
@@ -288,4 +291,5 @@ def import_log(
 
 
 def main() -> None:
+    """Run the command line."""
     app()

@@ -16,6 +16,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
+    """Settings every command reads from the environment."""
+
     database_url: str
     data_dir: Path
     jwt_secret: str | None
@@ -29,6 +31,7 @@ class Config:
 
     @classmethod
     def from_env(cls) -> Config:
+        """The configuration from MAILREG_* variables, or ConfigError."""
         env = os.environ
         data_dir = Path(env.get("MAILREG_DATA_DIR", "data")).resolve()
         url = env.get("MAILREG_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mailreg.sqlite3'}"
@@ -56,10 +59,12 @@ class Config:
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether the store is the embedded SQLite database."""
         return self.database_url.startswith("sqlite")
 
     @property
     def secret_file(self) -> Path:
+        """Where a generated HS256 secret is kept."""
         return self.data_dir / "jwt-secret"
 
     def secret(self, *, create: bool = False) -> tuple[str, bool]:

@@ -6,22 +6,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.websockets import WebSocket
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from api import request_state
 from api.auth import Principal, TokenVerifier
-from api.errors import forbidden, unauthenticated
+from api.errors import FORBIDDEN_MESSAGE, UNAUTHENTICATED_MESSAGE
 
 if TYPE_CHECKING:
     from api.services import Services
-    from events.registry import Snapshot
+    from events.application.service import CurrentList
 
 
 @dataclass(kw_only=True)
 class Context:
+    """What a resolver may use: the services, the caller, the language and the request's ids."""
+
     services: Services
-    request: Any
-    response: Any = None
+    request: Request | WebSocket
     lang: str = "en"
     request_id: str = ""
     correlation_id: str | None = None
@@ -32,43 +35,46 @@ class Context:
         """Set the principal from an Authorization value; a missing or bad token leaves none."""
         self.principal = verifier.principal(authorization)
 
-    async def current(self) -> Snapshot:
-        """The list for this request: one snapshot, however many fields read it."""
+    @property
+    def caller(self) -> Principal:
+        """The signed-in principal of a field guarded by IsSignedIn or IsAdmin."""
+        if self.principal is None:
+            raise RuntimeError("caller read on a field without a permission class")
+        return self.principal
+
+    async def current(self) -> CurrentList:
+        """The current list for this request: read once, however many fields ask for it."""
         # Only plain HTTP requests keep one: a websocket lives on and must see changes.
-        per_request = isinstance(self.request, Request)
-        snapshot: Snapshot | None = getattr(self.request.state, "snapshot", None) if per_request else None
-        if snapshot is None:
-            snapshot = await self.services.registry.current()
-            if per_request:
-                self.request.state.snapshot = snapshot
-        return snapshot
-
-
-def signed_in(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    if principal is None:
-        raise unauthenticated()
-    return principal
-
-
-def admin(info: Info[Context, Any]) -> Principal:
-    principal = signed_in(info)
-    if not principal.is_admin:
-        raise forbidden()
-    return principal
+        if not isinstance(self.request, Request):
+            return await self.services.mail_servers.current()
+        current = request_state.current_list(self.request.scope)
+        if current is None:
+            current = await self.services.mail_servers.current()
+            request_state.set_current_list(self.request.scope, current)
+        return current
 
 
 class IsSignedIn(BasePermission):
-    message = "A valid bearer token is required."
+    """Admits any caller with a valid token; refuses the others with UNAUTHENTICATED."""
+
+    message = UNAUTHENTICATED_MESSAGE
+    error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        signed_in(info)
-        return True
+        """Whether the request carries a valid token."""
+        return info.context.principal is not None
 
 
 class IsAdmin(BasePermission):
-    message = "This operation needs the admin role."
+    """Admits tokens with the admin role; refuses other tokens with FORBIDDEN and no token with UNAUTHENTICATED."""
+
+    message = FORBIDDEN_MESSAGE
+    error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        admin(info)
-        return True
+        """Whether the token carries the admin role; UNAUTHENTICATED without a valid token."""
+        principal = info.context.principal
+        if principal is None:
+            # Strawberry raises one message per permission class; no token is the signed-in check's refusal.
+            IsSignedIn().on_unauthorized()
+        return principal is not None and principal.is_admin

@@ -5,6 +5,14 @@ from __future__ import annotations
 from graphql import GraphQLError
 
 from domain.errors import ErrorCode, Problem
+from domain.values import (
+    MAX_HOST_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_PORT,
+    MAX_TIMEOUT_SECONDS,
+    MIN_PORT,
+    MIN_TIMEOUT_SECONDS,
+)
 
 _FIELD_NAMES = {
     "en": {
@@ -82,7 +90,13 @@ _MESSAGES = {
     },
 }
 
-_RANGES = {"port": "1-65535", "timeoutSeconds": "10-120", "code": "1-100", "name": "1-100", "host": "253"}
+_RANGES = {
+    "port": f"{MIN_PORT}-{MAX_PORT}",
+    "timeoutSeconds": f"{MIN_TIMEOUT_SECONDS}-{MAX_TIMEOUT_SECONDS}",
+    "code": f"1-{MAX_LABEL_LENGTH}",
+    "name": f"1-{MAX_LABEL_LENGTH}",
+    "host": f"{MAX_HOST_LENGTH}",
+}
 
 
 def language(accept_language: str | None) -> str:
@@ -103,26 +117,17 @@ def language(accept_language: str | None) -> str:
 
 
 def message(problem: Problem, lang: str) -> str:
+    """The problem's message in the language, naming the field and its allowed range."""
     key = ".".join(problem.field) if problem.field else ""
     field = _FIELD_NAMES[lang].get(key, key or ("入力" if lang == "ja" else "Input"))
     last = problem.field[-1] if problem.field else ""
     return _MESSAGES[lang][problem.code].format(field=field, range=_RANGES.get(last, ""))
 
 
-def top_level(code: str, message_text: str) -> GraphQLError:
-    return GraphQLError(message_text, extensions={"code": code})
-
-
-def unauthenticated() -> GraphQLError:
-    return top_level("UNAUTHENTICATED", "A valid bearer token is required.")
-
-
-def forbidden() -> GraphQLError:
-    return top_level("FORBIDDEN", "This operation needs the admin role.")
+UNAUTHENTICATED_MESSAGE = "A valid bearer token is required."
+FORBIDDEN_MESSAGE = "This operation needs the admin role."
 
 
 def bad_user_input(text: str) -> GraphQLError:
-    return top_level("BAD_USER_INPUT", text)
-
-
-EXPOSED_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "SERVICE_UNAVAILABLE"})
+    """A top-level error for arguments the schema accepts but the operation cannot use."""
+    return GraphQLError(text, extensions={"code": "BAD_USER_INPUT"})

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.types import MailServer
-from domain.events import ServerAdded as ServerAddedEvent
+from domain import events
 from domain.model import Server
 from events.serialization import UnreadablePayloadError, upcast
 from events.store import RecordedEvent
 
 
-@strawberry.interface
+@strawberry.interface(description="One event of the log, as every event type shows it.")
 class DomainEvent:
-    position: str
-    stream_id: strawberry.ID
-    stream_version: int
-    type: str
-    occurred_at: datetime
-    actor: str
-    correlation_id: str | None
-    data: JSON
+    """One recorded event of the log, as every event type shows it."""
+
+    position: str = strawberry.field(description="Global, opaque, strictly increasing, commit-ordered cursor.")
+    stream_id: strawberry.ID = strawberry.field(
+        description="The server id, or the list stream's id for list-wide events."
+    )
+    stream_version: int = strawberry.field(description="The event's number within its stream, from 1.")
+    type: str = strawberry.field(
+        description="ServerAdded, ServerChanged, ServersReordered, ServerDeleted or AllServersDeleted."
+    )
+    occurred_at: datetime = strawberry.field(description="When the event was appended.")
+    actor: str = strawberry.field(description="Subject of the token that made the change.")
+    correlation_id: str | None = strawberry.field(description="From the request (X-Request-ID) when given.")
+    data: JSON = strawberry.field(description="The event's payload as stored.")
 
 
 def _common(entry: RecordedEvent) -> dict[str, Any]:
@@ -40,38 +46,52 @@ def _common(entry: RecordedEvent) -> dict[str, Any]:
     }
 
 
-@strawberry.type
+@strawberry.type(description="A server was added.")
 class ServerAdded(DomainEvent):
-    server: MailServer
+    """A server was added; `server` is it as added."""
+
+    server: MailServer = strawberry.field(description="The server as added.")
 
 
-@strawberry.type
+@strawberry.type(description="One setting a ServerChanged event changed.")
 class FieldChange:
-    field: str
-    before: JSON | None
-    after: JSON | None
+    """One setting a ServerChanged event changed, by its dotted API name."""
+
+    field: str = strawberry.field(description='Dotted path, e.g. "outgoing.port".')
+    before: JSON | None = strawberry.field(
+        description='The value before, as the API shows it (enum names as strings, e.g. "STARTTLS").'
+    )
+    after: JSON | None = strawberry.field(description="The value after, shown the same way.")
 
 
-@strawberry.type
+@strawberry.type(description="A server's settings changed.")
 class ServerChanged(DomainEvent):
-    changes: list[FieldChange]
+    """A server's settings changed; `changes` lists each changed field."""
+
+    changes: list[FieldChange] = strawberry.field(description="Exactly the fields whose value changed.")
 
 
-@strawberry.type
+@strawberry.type(description="The list's order changed.")
 class ServersReordered(DomainEvent):
-    before: list[strawberry.ID]
-    after: list[strawberry.ID]
+    """The list's order changed from `before` to `after`."""
+
+    before: list[strawberry.ID] = strawberry.field(description="The server ids in their order before.")
+    after: list[strawberry.ID] = strawberry.field(description="The server ids in their order after.")
 
 
-@strawberry.type
+@strawberry.type(description="A server was deleted.")
 class ServerDeleted(DomainEvent):
-    code: str
-    name: str
+    """A server was deleted; `code` and `name` are what it had."""
+
+    code: str = strawberry.field(description="The code the server had.")
+    name: str = strawberry.field(description="The name the server had.")
 
 
-@strawberry.type
+@strawberry.type(description="Every live server was deleted at once.")
 class AllServersDeleted(DomainEvent):
-    deleted_ids: list[strawberry.ID]
+    """Every server was deleted; `deletedIds` in list order."""
+
+    deleted_ids: list[strawberry.ID] = strawberry.field(description="The deleted servers' ids, in list order.")
 
 
 EVENT_TYPES = [ServerAdded, ServerChanged, ServersReordered, ServerDeleted, AllServersDeleted]
@@ -92,10 +112,8 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
     common = _common(entry)
     if entry.type == "ServerChanged":
         return _changed(entry, common)
-    event = entry.event
-    match entry.type:
-        case "ServerAdded":
-            assert isinstance(event, ServerAddedEvent)
+    match event := entry.event:
+        case events.ServerAdded():
             server = Server(
                 id=event.server_id,
                 settings=event.settings,
@@ -104,43 +122,59 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
                 updated_at=entry.occurred_at,
             )
             return ServerAdded(**common, server=MailServer.from_domain(server, event.position))
-        case "ServersReordered":
+        case events.ServerChanged():
+            changes = [FieldChange(field=c.field, before=JSON(c.before), after=JSON(c.after)) for c in event.changes]
+            return ServerChanged(**common, changes=changes)
+        case events.ServersReordered():
             return ServersReordered(
                 **common,
-                before=[strawberry.ID(i) for i in event.before],  # type: ignore[union-attr]
-                after=[strawberry.ID(i) for i in event.after],  # type: ignore[union-attr]
+                before=[strawberry.ID(i) for i in event.before],
+                after=[strawberry.ID(i) for i in event.after],
             )
-        case "ServerDeleted":
-            return ServerDeleted(**common, code=event.code, name=event.name)  # type: ignore[union-attr]
+        case events.ServerDeleted():
+            return ServerDeleted(**common, code=event.code, name=event.name)
+        case events.AllServersDeleted():
+            return AllServersDeleted(**common, deleted_ids=[strawberry.ID(i) for i in event.server_ids])
         case _:
-            return AllServersDeleted(
-                **common,
-                deleted_ids=[strawberry.ID(i) for i in event.server_ids],  # type: ignore[union-attr]
-            )
+            assert_never(event)
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of the log stands.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    """Where a page of the log stands: whether matching events lie beyond either end."""
+
+    has_next_page: bool = strawberry.field(description="Whether matching events exist after endCursor.")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor; null on an empty page.")
+    has_previous_page: bool = strawberry.field(description="Whether matching events exist below startCursor.")
+    start_cursor: str | None = strawberry.field(description="The first edge's cursor; null on an empty page.")
 
 
-@strawberry.type
+@strawberry.type(description="One event of a page.")
 class EventEdge:
-    cursor: str
-    node: DomainEvent
+    """One event of a page and its cursor (its position)."""
+
+    cursor: str = strawberry.field(description="Equals the node's position.")
+    node: DomainEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the log.")
 class EventConnection:
-    edges: list[EventEdge]
-    page_info: PageInfo
+    """A page of the log: edges oldest first, and where the page stands."""
+
+    edges: list[EventEdge] = strawberry.field(description="The page's events, oldest first.")
+    page_info: PageInfo = strawberry.field(description="Where the page stands.")
 
 
-@strawberry.input
+@strawberry.input(description="Which events to return; unset parts match everything.")
 class EventFilter:
-    types: list[str] | None = None
-    stream_id: strawberry.ID | None = None
-    actor: str | None = None
-    from_: datetime | None = strawberry.field(name="from", default=None, description="inclusive")
-    to: datetime | None = strawberry.field(default=None, description="exclusive")
+    """Which events the log query returns; unset parts match everything."""
+
+    types: list[str] | None = strawberry.field(default=None, description="Event type names to include.")
+    stream_id: strawberry.ID | None = strawberry.field(
+        default=None, description="One server's history: its own events and the list-wide events naming it."
+    )
+    actor: str | None = strawberry.field(default=None, description="Only events made by this token subject.")
+    from_: datetime | None = strawberry.field(
+        name="from", default=None, description="Occurred at or after (inclusive)."
+    )
+    to: datetime | None = strawberry.field(default=None, description="Occurred before (exclusive).")

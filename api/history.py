@@ -3,68 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-import sqlalchemy as sa
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from api.context import Context, IsAdmin
 from api.errors import bad_user_input
 from api.event_types import EventConnection, EventEdge, EventFilter, PageInfo, from_recorded
 from api.listed import listed
 from api.types import MailServerList
-from events import store
-from events.history import parse_cursor
-from events.serialization import utc
-from events.tables import event_links, events
+from events import audit, store
+from events.application.history import parse_cursor
+from events.audit import MAX_PAGE, LogFilter
 
-MAX_PAGE = 500
 FROM_RECORDS = True
 """Build the list as it was straight from the fold's records (tests compare it with the domain's way)."""
 
 
-def _conditions(filter: EventFilter | None) -> list[sa.ColumnElement[bool]]:
-    """Every condition but the stream's, which _page handles with its indexes."""
+def _log_filter(filter: EventFilter | None) -> LogFilter:
     if filter is None:
-        return []
-    where: list[sa.ColumnElement[bool]] = []
-    if filter.types is not None:
-        where.append(events.c.type.in_(filter.types))
-    if filter.actor is not None:
-        where.append(events.c.actor == filter.actor)
-    if filter.from_ is not None:
-        where.append(events.c.occurred_at >= utc(filter.from_))
-    if filter.to is not None:
-        where.append(events.c.occurred_at < utc(filter.to))
-    return where
-
-
-async def _page(conn: AsyncConnection, filter: EventFilter | None, after: int, limit: int) -> list[store.RecordedEvent]:
-    where = _conditions(filter)
-    if filter is None or filter.stream_id is None:
-        return await store.read(conn, after=after, limit=limit, where=where)
-    # A server's history is its own stream plus the list-wide events linked to
-    # it. Two index range scans, each cut at the page size, then merged: an OR
-    # of both would make PostgreSQL walk the whole log by position.
-    stream = str(filter.stream_id)
-    own = (
-        sa.select(events.c.position)
-        .where(events.c.stream_id == stream, events.c.position > after, *where)
-        .order_by(events.c.position)
-        .limit(limit)
+        return LogFilter()
+    return LogFilter(
+        types=filter.types,
+        stream_id=None if filter.stream_id is None else str(filter.stream_id),
+        actor=filter.actor,
+        since=filter.from_,
+        until=filter.to,
     )
-    linked = (
-        sa.select(event_links.c.position)
-        .join(events, events.c.position == event_links.c.position)
-        .where(event_links.c.stream_id == stream, event_links.c.position > after, *where)
-        .order_by(event_links.c.position)
-        .limit(limit)
-    )
-    both = sa.union_all(sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position))
-    # One statement: the page's rows straight from the merged positions.
-    return await store.read(conn, after=after, limit=limit, where=[events.c.position.in_(both)])
 
 
 async def _position(info: Info[Context, Any], cursor: str) -> int:
@@ -76,31 +43,74 @@ async def _position(info: Info[Context, Any], cursor: str) -> int:
     raise bad_user_input(f"Unknown position {cursor!r}.")
 
 
+def _given(info: Info[Context, Any], argument: str) -> bool:
+    """Whether the query itself set `argument` (a default does not count)."""
+    fields = [field for field in info.selected_fields if isinstance(field, SelectedField)]
+    return any(field.arguments.get(argument) is not None for field in fields)
+
+
 @strawberry.type
 class HistoryQueries:
-    @strawberry.field(permission_classes=[IsAdmin], description="Admin: the audit log, oldest first.")
+    """The admin's reads over the log: the audit history and the list as it was."""
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Admin: the audit log, forward with first/after, backward with last/before; edges oldest first.",
+    )
     async def events(
         self,
         info: Info[Context, Any],
-        filter: EventFilter | None = None,
-        first: int | None = 100,
-        after: str | None = None,
+        filter: Annotated[EventFilter | None, strawberry.argument(description="Which events.")] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"Forward: how many events, 1..{MAX_PAGE}.")
+        ] = 100,
+        after: Annotated[str | None, strawberry.argument(description="Forward: events after this cursor.")] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description=f"Backward: the newest this many events, 1..{MAX_PAGE}.")
+        ] = None,
+        before: Annotated[str | None, strawberry.argument(description="Backward: events below this cursor.")] = None,
     ) -> EventConnection:
-        if first is None or not 1 <= first <= MAX_PAGE:
-            raise bad_user_input(f"first must be between 1 and {MAX_PAGE}.")
+        """A page of matching events, oldest first, read forward or backward."""
+        backward = last is not None
+        if backward and _given(info, "first"):
+            raise bad_user_input("Give first or last, not both.")
+        if after is not None and before is not None:
+            raise bad_user_input("Give after or before, not both.")
+        size = last if backward else first
+        if size is None or not 1 <= size <= MAX_PAGE:
+            raise bad_user_input(f"{'last' if backward else 'first'} must be between 1 and {MAX_PAGE}.")
         start = 0 if after is None else await _position(info, after)
+        end = None if before is None else await _position(info, before)
+        wanted = _log_filter(filter)
         async with info.context.services.engine.connect() as conn:
-            page = await _page(conn, filter, start, first + 1)
-        edges = [EventEdge(cursor=str(e.position), node=from_recorded(e)) for e in page[:first]]
+            page = await audit.page(conn, wanted, limit=size + 1, after=start, before=end, newest=backward)
+            if backward:
+                more_before, shown = len(page) > size, page[-size:]
+                more_after = end is not None and await audit.any_after(conn, wanted, end - 1)
+            else:
+                more_after, shown = len(page) > size, page[:size]
+                more_before = start > 0 and await audit.any_before(conn, wanted, start + 1)
+        edges = [EventEdge(cursor=str(e.position), node=from_recorded(e)) for e in shown]
         return EventConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(page) > first, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(
+                has_next_page=more_after,
+                end_cursor=edges[-1].cursor if edges else None,
+                has_previous_page=more_before,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
         )
 
     @strawberry.field(permission_classes=[IsAdmin], description="Admin: the list as it was then.")
     async def mail_servers_as_of(
-        self, info: Info[Context, Any], position: str | None = None, at: datetime | None = None
+        self,
+        info: Info[Context, Any],
+        position: Annotated[str | None, strawberry.argument(description="Just after the event at this cursor.")] = None,
+        at: Annotated[
+            datetime | None, strawberry.argument(description="At this time: every event with occurredAt <= at.")
+        ] = None,
     ) -> MailServerList:
+        """The list just after the event at `position`, or at time `at`."""
         if (position is None) == (at is None):
             raise bad_user_input("Give exactly one of position and at.")
         history = info.context.services.history
@@ -112,5 +122,5 @@ class HistoryQueries:
             assert at is not None
             fold = await history.fold_at_time(at)
         if not FROM_RECORDS:
-            return MailServerList.from_domain(fold.registry())
+            return MailServerList.from_domain(fold.server_list())
         return listed(fold)

@@ -1,4 +1,4 @@
-"""HTTP edges of /graphql: body limits, JSON checks, GraphQL-over-HTTP media types."""
+"""GraphQL over HTTP: the request's GraphQL document, the media type of the answer, and what HTTP may not do."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-MAX_BODY_BYTES = 1024 * 1024
+from api import request_state
+from api.cache import Operation
+
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
@@ -33,68 +35,33 @@ def accepts_graphql_response(accept: str | None) -> bool:
     return ranks[GRAPHQL_RESPONSE] > 0 and ranks[GRAPHQL_RESPONSE] >= ranks["application/json"]
 
 
-def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+def response_media(headers: Headers) -> str:
+    """The media type (without charset) of this request's GraphQL answer."""
+    return GRAPHQL_RESPONSE if accepts_graphql_response(headers.get("accept")) else "application/json"
 
 
-class GraphQLRequestGuard:
-    """Refuses, before any GraphQL work: bodies over 1 MiB (413, while reading,
-    not after buffering all of it), POSTs that are not JSON (415), invalid JSON
-    (400) and batched arrays (400)."""
-
-    def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _error(413, "Request body is larger than 1 MiB.", "PAYLOAD_TOO_LARGE")(scope, receive, send)
-            return
-        media = headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "application/json":
-            await _error(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE")(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _error(413, "Request body is larger than 1 MiB.", "PAYLOAD_TOO_LARGE")(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+def graphql_body(request: Request) -> dict[str, Any] | None:
+    """The GraphQL request of a POST (already checked as a JSON object) or a GET."""
+    if request.method == "POST":
+        return request_state.body(request.scope)
+    if request.method == "GET" and "query" in request.query_params:
+        query: dict[str, Any] = dict(request.query_params)
         try:
-            document: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            await _error(400, "The request body is not valid JSON.", "BAD_REQUEST")(scope, receive, send)
-            return
-        if isinstance(document, list):
-            await _error(400, "Batched requests are not supported.", "BAD_REQUEST")(scope, receive, send)
-            return
-        if not isinstance(document, dict):
-            await _error(400, "The request body must be a JSON object.", "BAD_REQUEST")(scope, receive, send)
-            return
+            query["variables"] = json.loads(query.get("variables") or "{}")
+        except ValueError:
+            return None
+        return query
+    return None
 
-        # Later stages read the decoded document from here instead of decoding again.
-        scope.setdefault("state", {})["graphql_body"] = document
-        sent = False
 
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"errors": [{"message": message}]}, status_code=status, headers=headers)
 
-        await self.app(scope, replay, send)
+
+def refusal(method: str, operation: Operation | None) -> Response | None:
+    """The answer to an operation HTTP does not serve: subscriptions at all, mutations over GET."""
+    if operation is not None and operation.kind == "subscription":
+        return _refusal(400, "Subscriptions are served over websockets (graphql-transport-ws) at /graphql.")
+    if operation is not None and operation.kind == "mutation" and method == "GET":
+        return _refusal(405, "Mutations must be sent with POST.", {"allow": "POST"})
+    return None

@@ -1,4 +1,4 @@
-"""Abuse limits that run as GraphQL validation, before any resolver."""
+"""Limits: the request limits named once, the domain's ranges as descriptions say them, and the depth rule."""
 
 from __future__ import annotations
 
@@ -16,7 +16,21 @@ from graphql import (
     ValidationRule,
 )
 
+from domain.values import MAX_PORT, MAX_TIMEOUT_SECONDS, MIN_PORT, MIN_TIMEOUT_SECONDS
+
 MAX_DEPTH = 20
+"""Levels an operation may nest, root fields at 0, introspection and fragments included."""
+MAX_ALIASES = 50
+"""Aliases one document may use."""
+MAX_TOKENS = 5000
+"""Lexical tokens one document may have, checked before it is parsed any further."""
+MAX_BODY_BYTES = 1024 * 1024
+"""Bytes a POST body may have (1 MiB)."""
+
+PORTS = f"{MIN_PORT}..{MAX_PORT}"
+"""The domain's port range, as the schema's descriptions write it."""
+TIMEOUTS = f"{MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} seconds"
+"""The domain's timeout range, as the schema's descriptions write it."""
 
 
 def _depth(
@@ -61,4 +75,5 @@ class DepthLimit(ValidationRule):
                     )
 
     def enter(self, *_args: Any) -> None:
+        """Nothing per node: the whole document is measured once, at construction."""
         return None

@@ -11,17 +11,8 @@ from typing import Any
 
 import strawberry
 
-from api.types import (
-    IncomingServer,
-    MailServer,
-    MailServerList,
-    OAuthProvider,
-    OutgoingServer,
-    ReceiveProtocol,
-    SmtpAuthMethod,
-    SmtpCredentials,
-    SmtpEncryption,
-)
+from api.types import IncomingServer, MailServer, MailServerList, OutgoingServer
+from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
 from events.payload_fold import PayloadFold, Record
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
 from typing import Any
-
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _FIELDS = ("request_id", "actor", "operation", "outcome", "duration_ms", "method", "path", "status")
 
 
 class JsonFormatter(logging.Formatter):
+    """Formats a log record as one JSON object, with our request fields when present."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
@@ -31,6 +29,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str) -> None:
+    """Send mailreg's logs to stderr as text or, with 'json', one JSON object a line."""
     handler = logging.StreamHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -40,50 +39,6 @@ def configure(log_format: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
-
-
-class RequestId:
-    """Takes X-Request-ID from the request (or makes one), hands it to the app
-    in scope state, and sends it back on the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = (given or "")[:200] or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        scope["state"]["correlation_id"] = given[:200] if given else None
-        started = time.perf_counter()
-        status = 0
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if scope["type"] == "http" and scope["path"] not in ("/healthz", "/readyz", "/metrics"):
-                logging.getLogger("mailreg.http").info(
-                    "%s %s %s",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
 
 
 def uvicorn_log_config(log_format: str) -> dict[str, Any] | None:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
-
-from graphql import FieldNode, GraphQLError, get_operation_ast
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
-from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionContext
 
 from events.store import RecordedEvent
 
-log = logging.getLogger("mailreg.graphql")
-
 
 class Metrics:
+    """The app's Prometheus metrics, in a registry of its own."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -50,65 +43,10 @@ class Metrics:
         )
 
     def appended(self, recorded: list[RecordedEvent] | tuple[RecordedEvent, ...]) -> None:
+        """Count the appended events by type."""
         for entry in recorded:
             self.events.labels(entry.type).inc()
 
     async def endpoint(self, _request: Request) -> Response:
+        """The metrics in Prometheus text format."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class OperationObserver(SchemaExtension):
-    """Counts, times and logs every GraphQL operation."""
-
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        ctx = self.execution_context
-        context = ctx.context
-        result = ctx.result
-        errors = getattr(result, "errors", None) or ctx.pre_execution_errors or []
-        operation = _operation_label(ctx)
-        if errors:
-            codes = {(e.extensions or {}).get("code") for e in errors}
-            outcome = (
-                "unauthenticated" if "UNAUTHENTICATED" in codes else ("forbidden" if "FORBIDDEN" in codes else "error")
-            )
-        else:
-            outcome = "ok"
-        elapsed = time.perf_counter() - started
-        metrics = getattr(getattr(context, "services", None), "metrics", None)
-        if metrics is not None:
-            metrics.requests.labels(operation, outcome).inc()
-            metrics.latency.labels(operation).observe(elapsed)
-        principal = getattr(context, "principal", None)
-        log.info(
-            "graphql %s %s",
-            operation,
-            outcome,
-            extra={
-                "request_id": getattr(context, "request_id", None),
-                "actor": principal.subject if principal else None,
-                "operation": operation,
-                "outcome": outcome,
-                "duration_ms": round(elapsed * 1000, 2),
-            },
-        )
-
-
-def _operation_label(ctx: ExecutionContext) -> str:
-    """The operation's root fields that the schema knows (so the label set stays
-    bounded), or 'invalid' for a document that names none."""
-    if ctx.graphql_document is None:
-        return "invalid"
-    try:
-        operation = get_operation_ast(ctx.graphql_document, ctx.operation_name)
-    except GraphQLError:
-        return "invalid"
-    if operation is None:
-        return "invalid"
-    root = ctx.schema._schema.get_root_type(operation.operation)
-    known = root.fields if root is not None else {}
-    names = sorted(
-        {s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode) and s.name.value in known}
-    )
-    return ",".join(names) or "invalid"

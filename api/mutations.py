@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 from strawberry.types.unset import UnsetType
 
-from api.context import Context, IsAdmin, admin
+from api.context import Context, IsAdmin
 from api.errors import message
 from api.inputs import (
     AddMailServerInput,
@@ -21,68 +21,39 @@ from api.inputs import (
     RestoreMailServersInput,
     fingerprint,
 )
+from api.payloads import (
+    AddMailServerPayload,
+    ChangeMailServerPayload,
+    DeleteAllMailServersPayload,
+    DeleteMailServerPayload,
+    ReorderMailServersPayload,
+    RestoreMailServersPayload,
+)
 from api.types import MailServer, MailServerList, UserError
 from domain.commands import Command, RestoreServers
 from domain.errors import ErrorCode, MailServerError, Problem
 from domain.events import Event
-from domain.state import Registry
-from events.registry import Request
+from domain.state import ServerList
+from events.application.service import Request
 from events.serialization import JsonDict, server_to_json
 from events.store import ConcurrencyError
-
-
-@strawberry.type
-class AddMailServerPayload:
-    server: MailServer | None
-    errors: list[UserError]
-
-
-@strawberry.type
-class ChangeMailServerPayload:
-    server: MailServer | None
-    errors: list[UserError]
-
-
-@strawberry.type
-class ReorderMailServersPayload:
-    list_: MailServerList | None = strawberry.field(name="list")
-    errors: list[UserError]
-
-
-@strawberry.type
-class DeleteMailServerPayload:
-    deleted_id: strawberry.ID | None
-    errors: list[UserError]
-
-
-@strawberry.type
-class DeleteAllMailServersPayload:
-    deleted_count: int
-    errors: list[UserError]
-
-
-@strawberry.type
-class RestoreMailServersPayload:
-    list_: MailServerList | None = strawberry.field(name="list")
-    errors: list[UserError]
-
 
 P = TypeVar("P")
 
 
-def _server(server_id: str) -> Callable[[Registry, Sequence[Event]], JsonDict]:
-    def respond(registry: Registry, _events: Sequence[Event]) -> JsonDict:
-        server = registry.servers[server_id]
-        return {"server": server_to_json(server, registry.position_of(server_id))}
+def _server(server_id: str) -> Callable[[ServerList, Sequence[Event]], JsonDict]:
+    def respond(servers: ServerList, _events: Sequence[Event]) -> JsonDict:
+        server = servers.servers[server_id]
+        return {"server": server_to_json(server, servers.position_of(server_id))}
 
     return respond
 
 
-def _list(registry: Registry, _events: Sequence[Event]) -> JsonDict:
+def _list(servers: ServerList, _events: Sequence[Event]) -> JsonDict:
     return {
         "list": {
-            "version": registry.list_version,
-            "items": [server_to_json(s, i) for i, s in enumerate(registry.ordered(), start=1)],
+            "version": servers.list_version,
+            "items": [server_to_json(s, i) for i, s in enumerate(servers.ordered(), start=1)],
         }
     }
 
@@ -99,19 +70,18 @@ async def _run(
     operation: str,
     command: Command,
     input: Any,
-    respond: Callable[[Registry, Sequence[Event]], JsonDict],
+    respond: Callable[[ServerList, Sequence[Event]], JsonDict],
     build: Callable[[JsonDict | None, list[UserError]], P],
 ) -> P:
-    principal = admin(info)
     key = None if input is None or isinstance(input.idempotency_key, UnsetType) else input.idempotency_key
     request = Request(
-        actor=principal.subject,
+        actor=info.context.caller.subject,
         correlation_id=info.context.correlation_id,
         idempotency_key=key,
         fingerprint={"operation": operation, "input": fingerprint(input)},
     )
     try:
-        outcome = await info.context.services.registry.execute(command, request, respond)
+        outcome = await info.context.services.mail_servers.execute(command, request, respond)
     except MailServerError as error:
         return build(None, _user_errors(info, error.problems))
     except ConcurrencyError:
@@ -119,10 +89,14 @@ async def _run(
     return build(outcome.response, [])
 
 
-@strawberry.type
+@strawberry.type(description="Changes to the list. Each appends events to the log, or nothing when it fails.")
 class Mutation:
-    @strawberry.mutation(permission_classes=[IsAdmin])
-    async def add_mail_server(self, info: Info[Context, Any], input: AddMailServerInput) -> AddMailServerPayload:
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Admin: adds a mail server at the end of the list.")
+    async def add_mail_server(
+        self,
+        info: Info[Context, Any],
+        input: Annotated[AddMailServerInput, strawberry.argument(description="The new server.")],
+    ) -> AddMailServerPayload:
         server_id = str(uuid.uuid4())
         return await _run(
             info,
@@ -133,9 +107,14 @@ class Mutation:
             lambda r, e: AddMailServerPayload(server=MailServer.from_json(r["server"]) if r else None, errors=e),
         )
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Admin: changes the fields given of one server; a change that changes nothing appends nothing.",
+    )
     async def change_mail_server(
-        self, info: Info[Context, Any], input: ChangeMailServerInput
+        self,
+        info: Info[Context, Any],
+        input: Annotated[ChangeMailServerInput, strawberry.argument(description="The fields to change.")],
     ) -> ChangeMailServerPayload:
         return await _run(
             info,
@@ -146,9 +125,14 @@ class Mutation:
             lambda r, e: ChangeMailServerPayload(server=MailServer.from_json(r["server"]) if r else None, errors=e),
         )
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Admin: puts the whole list in a new order; the current order again appends nothing.",
+    )
     async def reorder_mail_servers(
-        self, info: Info[Context, Any], input: ReorderMailServersInput
+        self,
+        info: Info[Context, Any],
+        input: Annotated[ReorderMailServersInput, strawberry.argument(description="The new order.")],
     ) -> ReorderMailServersPayload:
         return await _run(
             info,
@@ -159,9 +143,13 @@ class Mutation:
             lambda r, e: ReorderMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e),
         )
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin], description="Admin: deletes one server; the list closes the gap."
+    )
     async def delete_mail_server(
-        self, info: Info[Context, Any], input: DeleteMailServerInput
+        self,
+        info: Info[Context, Any],
+        input: Annotated[DeleteMailServerInput, strawberry.argument(description="The server to delete.")],
     ) -> DeleteMailServerPayload:
         deleted = str(input.id)
         return await _run(
@@ -173,9 +161,16 @@ class Mutation:
             lambda r, e: DeleteMailServerPayload(deleted_id=strawberry.ID(r["deletedId"]) if r else None, errors=e),
         )
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Admin: deletes every server; on an empty list it succeeds with deletedCount 0.",
+    )
     async def delete_all_mail_servers(
-        self, info: Info[Context, Any], input: DeleteAllMailServersInput | None = None
+        self,
+        info: Info[Context, Any],
+        input: Annotated[
+            DeleteAllMailServersInput | None, strawberry.argument(description="Optional expectations and key.")
+        ] = None,
     ) -> DeleteAllMailServersPayload:
         input = input or DeleteAllMailServersInput()
         return await _run(
@@ -187,15 +182,19 @@ class Mutation:
             lambda r, e: DeleteAllMailServersPayload(deleted_count=r["deletedCount"] if r else 0, errors=e),
         )
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Admin: brings the list back to just after the event at asOf, appending ordinary events.",
+    )
     async def restore_mail_servers(
-        self, info: Info[Context, Any], input: RestoreMailServersInput
+        self,
+        info: Info[Context, Any],
+        input: Annotated[RestoreMailServersInput, strawberry.argument(description="The position to go back to.")],
     ) -> RestoreMailServersPayload:
         def build(r: JsonDict | None, e: list[UserError]) -> RestoreMailServersPayload:
             return RestoreMailServersPayload(list_=MailServerList.from_json(r["list"]) if r else None, errors=e)
 
-        admin(info)
-        target = await info.context.services.history.registry_at(input.as_of)
+        target = await info.context.services.history.list_at(input.as_of)
         if target is None:
             return build(None, _user_errors(info, [Problem(("asOf",), ErrorCode.NOT_FOUND)]))
         command = RestoreServers(target=target, expected_list_version=input.expected())

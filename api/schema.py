@@ -21,18 +21,18 @@ from strawberry.types import ExecutionContext
 from api.event_types import EVENT_TYPES
 from api.fast_completion import HistoryExecutionContext
 from api.history import HistoryQueries
-from api.limits import DepthLimit
-from api.metrics import OperationObserver
+from api.limits import MAX_ALIASES, MAX_TOKENS, DepthLimit
 from api.mutations import Mutation
+from api.observer import OperationObserver
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
 
 log = logging.getLogger("mailreg.graphql")
 
 
-@strawberry.type
+@strawberry.type(description="Reads: the current list, the drop-down, the audit log and the list as it was.")
 class Query(ServerQueries, HistoryQueries):
-    pass
+    """Every read root field, composed from the modules that resolve them."""
 
 
 def unexpected(error: GraphQLError) -> bool:
@@ -67,6 +67,7 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=unexpected)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """The masked error: SERVICE_UNAVAILABLE for a lost database, INTERNAL_SERVER_ERROR otherwise."""
         request_id = getattr(self.execution_context.context, "request_id", "")
         masked = super().anonymise_error(error)
         if database_unavailable(error.original_error):
@@ -79,7 +80,10 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class MailregSchema(strawberry.Schema):
+    """The schema that logs every unexpected error with its request id."""
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log unexpected errors with their stack, under the request id the client sees."""
         request_id = getattr(execution_context.context, "request_id", "") if execution_context else ""
         for error in errors:
             if unexpected(error):
@@ -93,7 +97,10 @@ class MailregSchema(strawberry.Schema):
 
 # Built once: the validation cache keys on the rule classes, and strawberry's
 # limiter makes a new class per instance.
-VALIDATION_RULES: list[type[ASTValidationRule]] = [DepthLimit, *MaxAliasesLimiter(max_alias_count=50).validation_rules]
+VALIDATION_RULES: list[type[ASTValidationRule]] = [
+    DepthLimit,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
 
 schema = MailregSchema(
     query=Query,
@@ -103,7 +110,7 @@ schema = MailregSchema(
     execution_context_class=HistoryExecutionContext,
     extensions=[
         lambda: AddValidationRules(VALIDATION_RULES),
-        lambda: MaxTokensLimiter(max_token_count=5000),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Parsing and validating the same document again costs more than running it.
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
@@ -114,4 +121,5 @@ schema = MailregSchema(
 
 
 def sdl() -> str:
+    """The schema in SDL, as schema.graphql must hold it."""
     return schema.as_str() + "\n"

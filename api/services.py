@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: engine, registry, token verifier."""
+"""What the app holds for its lifetime: engine, the mail server service, history, feed, token verifier, metrics."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import TokenVerifier
 from api.metrics import Metrics
+from events.application.history import History
+from events.application.service import MailServerService
 from events.feed import EventFeed
-from events.history import History
-from events.registry import MailServerRegistry
 
 
 @dataclass(kw_only=True)
 class Services:
     engine: AsyncEngine
-    registry: MailServerRegistry
+    mail_servers: MailServerService
     verifier: TokenVerifier
     history: History
     feed: EventFeed

@@ -46,6 +46,7 @@ async def prepare(config: Config) -> str | None:
 
 
 async def with_engine(config: Config, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run work with an engine on the configured database, disposed of afterwards."""
     engine = create_engine(config.database_url)
     try:
         return await work(engine)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
-from api.context import Context, admin, signed_in
+from api.context import Context, IsAdmin, IsSignedIn
 from api.errors import bad_user_input
 from api.event_types import DomainEvent, from_recorded
 from api.types import MailServerChoice, choices
 from events import store
+from events.application.history import parse_cursor
 from events.feed import EventFeed, SubscriberOverflowError
-from events.history import parse_cursor
 
-REPLAY_BATCH = 500
+CATCH_UP_BATCH = 500
 OVERFLOW_CLOSE_CODE = 4008
 
 
@@ -32,7 +33,8 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
     websocket = info.context.request
 
     async def close() -> None:
-        await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
+        if isinstance(websocket, WebSocket):
+            await websocket.close(code=OVERFLOW_CLOSE_CODE, reason="subscriber too slow; resume with after")
 
     engine = info.context.services.engine
     last = after
@@ -40,17 +42,17 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
     active = info.context.services.metrics.subscriptions.labels("mailServerEvents")
     active.inc()
     try:
-        # Replay from the log until caught up with the feed, then join it.
+        # Read from the log until caught up with the feed, then join it.
         # The join happens with no await between the check and subscribe(),
-        # so no event can slip between the replay and the live stream.
+        # so no event can slip between the catch-up and the live stream.
         while subscriber is None:
             async with engine.connect() as conn:
-                batch = await store.read(conn, after=last, limit=REPLAY_BATCH)
+                batch = await store.read(conn, after=last, limit=CATCH_UP_BATCH)
             for entry in batch:
                 yield from_recorded(entry)
                 last = entry.position
-            if len(batch) < REPLAY_BATCH and last >= feed.position:
-                subscriber = feed.subscribe(on_overflow=close if hasattr(websocket, "close") else None)
+            if len(batch) < CATCH_UP_BATCH and last >= feed.position:
+                subscriber = feed.subscribe(on_overflow=close)
         while True:
             try:
                 entries = await subscriber.wait()
@@ -67,31 +69,38 @@ async def _events(info: Info[Context, Any], feed: EventFeed, after: int) -> Asyn
 
 
 async def _choices(info: Info[Context, Any], feed: EventFeed) -> AsyncGenerator[list[MailServerChoice], None]:
-    registry = info.context.services.registry
+    mail_servers = info.context.services.mail_servers
     subscriber = feed.subscribe(conflate=True)
     active = info.context.services.metrics.subscriptions.labels("mailServerChoicesChanged")
     active.inc()
     try:
         shown = None
         while True:
-            snapshot = await registry.current()
-            current = tuple((s.id, s.code, s.name) for s in snapshot.registry.ordered())
+            current_list = await mail_servers.current()
+            current = tuple((s.id, s.code, s.name) for s in current_list.server_list.ordered())
             if current != shown:
                 shown = current
-                yield choices(snapshot.registry)
+                yield choices(current_list.server_list)
             await subscriber.wait()
     finally:
         active.dec()
         feed.unsubscribe(subscriber)
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over graphql-transport-ws at /graphql; connection_init carries the token.")
 class Subscription:
-    @strawberry.subscription(description="Admin: every event from now on, or after a cursor first.")
+    @strawberry.subscription(
+        permission_classes=[IsAdmin],
+        description="Admin: every event from now on. With after, first every event after that cursor from the log, "
+        "then live ones: no gap, no duplicate, in order, also across API instances sharing one database.",
+    )
     async def mail_server_events(
-        self, info: Info[Context, Any], after: str | None = None
+        self,
+        info: Info[Context, Any],
+        after: Annotated[
+            str | None, strawberry.argument(description="A position cursor; events after it come first.")
+        ] = None,
     ) -> AsyncIterator[DomainEvent]:
-        admin(info)
         async with info.context.services.engine.connect() as conn:
             if after is None:
                 # "From now on" means after the newest committed event, which the
@@ -104,7 +113,9 @@ class Subscription:
                 start = parsed
         return _events(info, info.context.services.feed, start)
 
-    @strawberry.subscription(description="Any signed-in user: the choices now, then after each change.")
+    @strawberry.subscription(
+        permission_classes=[IsSignedIn],
+        description="Any signed-in user: the current choices at once, then again after each change.",
+    )
     async def mail_server_choices_changed(self, info: Info[Context, Any]) -> AsyncIterator[list[MailServerChoice]]:
-        signed_in(info)
         return _choices(info, info.context.services.feed)

@@ -7,7 +7,7 @@ servers, with a ServersReordered of the whole list every REORDER_EVERY events
 (linked to every server it moved, as the write path does) and a delete plus a
 new server every REPLACE_EVERY events, so the list keeps `servers` entries.
 Stream versions, positions and occurred_at are all consistent; the read model
-is then built by `mailreg rebuild-projections` (or events.rebuild.rebuild).
+is then built by `mailreg rebuild-projections` (or events.operations.rebuild.rebuild).
 
 The secondary indexes and unique constraints of `events` are dropped for the
 load and created again afterwards from their own definitions, read from the

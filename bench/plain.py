@@ -3,7 +3,7 @@ same JSON as the GraphQL queries, from the same read model, without GraphQL.
 
 Each request does what the GraphQL path does apart from GraphQL itself: read
 and parse the JSON body, verify the bearer token (and the admin role for the
-list), ask MailServerRegistry.current() for the list (one checkpoint query,
+list), ask MailServerService.current() for the list (one checkpoint query,
 then the cached snapshot, exactly as the resolvers do), build the response
 dict and encode it as Strawberry does (json.dumps, compact separators).
 
@@ -26,9 +26,9 @@ from api.app import build_verifier
 from api.auth import InvalidTokenError, Principal, TokenVerifier, bearer
 from api.config import Config
 from domain.model import Server
-from domain.state import Registry
+from domain.state import ServerList
+from events.application.service import MailServerService
 from events.database import create_engine
-from events.registry import MailServerRegistry
 
 MAIL_SERVERS_QUERY = (
     "{ mailServers { version totalCount items { id code name position version oauthProvider createdAt updatedAt "
@@ -69,12 +69,12 @@ def server_json(server: Server, position: int) -> dict[str, Any]:
     }
 
 
-def mail_servers_json(registry: Registry) -> dict[str, Any]:
+def mail_servers_json(registry: ServerList) -> dict[str, Any]:
     items = [server_json(s, i) for i, s in enumerate(registry.ordered(), start=1)]
     return {"data": {"mailServers": {"version": registry.list_version, "totalCount": len(items), "items": items}}}
 
 
-def choices_json(registry: Registry) -> dict[str, Any]:
+def choices_json(registry: ServerList) -> dict[str, Any]:
     return {"data": {"mailServerChoices": [{"id": s.id, "code": s.code, "name": s.name} for s in registry.ordered()]}}
 
 
@@ -84,7 +84,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def create_plain_app(config: Config) -> Starlette:
     engine = create_engine(config.database_url)
-    registry = MailServerRegistry(engine)
+    registry = MailServerService(engine)
     verifier: TokenVerifier = build_verifier(config)
 
     async def principal(request: Request) -> Principal | None:
@@ -101,12 +101,12 @@ def create_plain_app(config: Config) -> Starlette:
         who = await principal(request)
         if who is None or not who.is_admin:
             return _json({"errors": [{"message": "forbidden"}]}, 403)
-        return _json(mail_servers_json((await registry.current()).registry))
+        return _json(mail_servers_json((await registry.current()).server_list))
 
     async def mail_server_choices(request: Request) -> Response:
         if await principal(request) is None:
             return _json({"errors": [{"message": "unauthenticated"}]}, 401)
-        return _json(choices_json((await registry.current()).registry))
+        return _json(choices_json((await registry.current()).server_list))
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")

@@ -35,7 +35,7 @@ PACKAGES = (
 
 # (label, function name or "" for any, path fragment): inclusive time of the
 # samples whose stack passes through a matching frame. A method matches by its
-# bare name too ("execute" matches "MailServerRegistry.execute").
+# bare name too ("execute" matches "MailServerService.execute").
 STAGES = (
     ("GraphQL parse", "parse", "graphql/language/parser.py"),
     ("GraphQL validation", "validate", "graphql/validation/validate.py"),
@@ -43,8 +43,8 @@ STAGES = (
     ("strawberry extensions", "", "strawberry/extensions/"),
     ("MailServer.from_domain (api/types.py)", "from_domain", "api/types.py"),
     ("JSON encoding/decoding", "", "/json/"),
-    ("MailServerRegistry.execute (write path)", "MailServerRegistry.execute", "events/registry.py"),
-    ("MailServerRegistry.current", "MailServerRegistry.current", "events/registry.py"),
+    ("MailServerService.execute (write path)", "MailServerService.execute", "events/application/service.py"),
+    ("MailServerService.current", "MailServerService.current", "events/application/service.py"),
     ("store.read", "read", "events/store.py"),
     ("Fold.apply", "Fold.apply", "domain/state.py"),
     ("apply_changes (domain/model.py)", "apply_changes", "domain/model.py"),

@@ -54,9 +54,9 @@ def rebuild_cli(database: Database, secret: str, workdir: Path) -> RebuildResult
 
 
 async def rebuild_in_process(database: Database, profiler: Any = None) -> RebuildResult:
-    """events.rebuild.rebuild in this process (used to set up, or under a profiler)."""
+    """events.operations.rebuild.rebuild in this process (used to set up, or under a profiler)."""
     from events.database import create_engine
-    from events.rebuild import rebuild
+    from events.operations.rebuild import rebuild
 
     engine = create_engine(database.url)
     try:

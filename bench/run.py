@@ -313,7 +313,7 @@ class Suite:
         if "rebuild" in self.selected:
             await self.measure("rebuild", f"mailreg rebuild-projections of {size:,} events", self.rebuild)
         else:
-            log("building the read model (events.rebuild) ...")
+            log("building the read model (events.operations.rebuild) ...")
             await replay.rebuild_in_process(db)
 
         if self.want("append", "mutations"):

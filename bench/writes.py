@@ -32,14 +32,14 @@ class Throughput:
 async def registry_appends(
     database: Database, server_id: str, duration: float, warmup: float, profiler: Any = None
 ) -> Throughput:
-    """MailServerRegistry.execute(ChangeServer) on one server, one asyncio task:
+    """MailServerService.execute(ChangeServer) on one server, one asyncio task:
     each command is one ServerChanged event, appended and projected in its own
     transaction. Counts events appended per second."""
+    from events.application.service import MailServerService, Request
     from events.database import create_engine
-    from events.registry import MailServerRegistry, Request
 
     engine = create_engine(database.url)
-    registry = MailServerRegistry(engine)
+    registry = MailServerService(engine)
     request = Request(actor="bench-writer")
 
     def respond(_registry: Any, _events: Any) -> dict[str, Any]:

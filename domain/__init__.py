@@ -1,1 +1,1 @@
-"""The pure mail server registry model: values, rules and decisions. No I/O."""
+"""The pure model of the mail server list: values, rules and decisions. No I/O."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final, Literal, TypeAlias, TypeVar
 
-from domain.state import Registry
+from domain.state import ServerList
 from domain.values import (
     OAuthProvider,
     ReceiveProtocol,
@@ -32,6 +32,8 @@ Opt: TypeAlias = T | None | Literal[_Unset.UNSET]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutgoingInput:
+    """The outgoing (SMTP) settings as sent; UNSET parts keep what the server has."""
+
     host: Opt[str] = UNSET
     port: Opt[int] = UNSET
     encryption: Opt[SmtpEncryption] = UNSET
@@ -42,6 +44,8 @@ class OutgoingInput:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IncomingInput:
+    """The incoming (POP3/IMAP4) settings as sent; UNSET parts keep what the server has."""
+
     protocol: Opt[ReceiveProtocol] = UNSET
     host: Opt[str] = UNSET
     port: Opt[int] = UNSET
@@ -52,6 +56,8 @@ class IncomingInput:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AddServer:
+    """Add a server at the end of the list."""
+
     server_id: str
     code: str
     name: str
@@ -62,6 +68,8 @@ class AddServer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeServer:
+    """Change some of a server's settings, at `expected_version` when given."""
+
     server_id: str
     expected_version: int | None = None
     code: Opt[str] = UNSET
@@ -73,26 +81,32 @@ class ChangeServer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReorderServers:
+    """Put the servers in this order, a permutation of the current one."""
+
     server_ids: tuple[str, ...]
     expected_list_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteServer:
+    """Delete one server."""
+
     server_id: str
     expected_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteAllServers:
+    """Delete every server."""
+
     expected_list_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RestoreServers:
-    """Bring the live list back to `target`, the registry as it once was."""
+    """Bring the live list back to `target`, the server list as it once was."""
 
-    target: Registry
+    target: ServerList
     expected_list_version: int | None = None
 
 

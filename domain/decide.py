@@ -38,7 +38,7 @@ from domain.events import (
     ServersReordered,
 )
 from domain.model import Incoming, Outgoing, Settings, diff, oauth_servers
-from domain.state import Registry
+from domain.state import ServerList
 from domain.values import (
     DEFAULT_TIMEOUT,
     HostName,
@@ -81,7 +81,7 @@ class _Problems:
             raise ValidationError(*self.items)
 
 
-def decide(command: Command, state: Registry) -> tuple[Event, ...]:
+def decide(command: Command, state: ServerList) -> tuple[Event, ...]:
     """The events `command` produces on `state`: none for a no-op, else one
     (a restore may need several). Raises a MailServerError when a rule fails."""
     match command:
@@ -101,7 +101,7 @@ def decide(command: Command, state: Registry) -> tuple[Event, ...]:
             assert_never(command)
 
 
-def _add(command: AddServer, state: Registry) -> tuple[Event, ...]:
+def _add(command: AddServer, state: ServerList) -> tuple[Event, ...]:
     problems = _Problems()
     code = problems.parse(("code",), ServerCode.parse, command.code)
     name = problems.parse(("name",), ServerName.parse, command.name)
@@ -120,7 +120,7 @@ def _add(command: AddServer, state: Registry) -> tuple[Event, ...]:
     return (ServerAdded(server_id=command.server_id, settings=settings, position=len(state.order) + 1),)
 
 
-def _change(command: ChangeServer, state: Registry) -> tuple[Event, ...]:
+def _change(command: ChangeServer, state: ServerList) -> tuple[Event, ...]:
     server = state.get(command.server_id)
     if server is None:
         raise ServerNotFoundError()
@@ -155,41 +155,45 @@ def _pick(sent: object, kept: T) -> T:
 def _endpoints(
     problems: _Problems,
     provider: OAuthProvider | None,
-    out: OutgoingInput,
-    inc: IncomingInput,
+    sent_outgoing: OutgoingInput,
+    sent_incoming: IncomingInput,
     base: Settings | None,
 ) -> tuple[Outgoing, Incoming] | None:
     """Outgoing and incoming settings from input laid over `base` (None when adding)."""
     protocol: ReceiveProtocol | None = (
-        base.incoming.protocol if inc.protocol is UNSET and base else inc.protocol or None
+        base.incoming.protocol if sent_incoming.protocol is UNSET and base else sent_incoming.protocol or None
     )
     if protocol is None:
         problems.add(("incoming", "protocol"), ErrorCode.REQUIRED)
-    out_timeout = _timeout(problems, "outgoing", out.timeout_seconds, base.outgoing.timeout_seconds if base else None)
-    in_timeout = _timeout(problems, "incoming", inc.timeout_seconds, base.incoming.timeout_seconds if base else None)
+    outgoing_timeout = _timeout(
+        problems, "outgoing", sent_outgoing.timeout_seconds, base.outgoing.timeout_seconds if base else None
+    )
+    incoming_timeout = _timeout(
+        problems, "incoming", sent_incoming.timeout_seconds, base.incoming.timeout_seconds if base else None
+    )
     if provider is not None:
         automatic = {
-            ("outgoing", "host"): out.host,
-            ("outgoing", "port"): out.port,
-            ("outgoing", "encryption"): out.encryption,
-            ("outgoing", "authMethod"): out.auth_method,
-            ("outgoing", "credentials"): out.credentials,
-            ("incoming", "host"): inc.host,
-            ("incoming", "port"): inc.port,
-            ("incoming", "useTls"): inc.use_tls,
+            ("outgoing", "host"): sent_outgoing.host,
+            ("outgoing", "port"): sent_outgoing.port,
+            ("outgoing", "encryption"): sent_outgoing.encryption,
+            ("outgoing", "authMethod"): sent_outgoing.auth_method,
+            ("outgoing", "credentials"): sent_outgoing.credentials,
+            ("incoming", "host"): sent_incoming.host,
+            ("incoming", "port"): sent_incoming.port,
+            ("incoming", "useTls"): sent_incoming.use_tls,
         }
         for path, sent in automatic.items():
             if sent is not UNSET and sent is not None:
                 problems.add(path, ErrorCode.SET_AUTOMATICALLY)
-        if inc.use_apop is True:
+        if sent_incoming.use_apop is True:
             problems.add(("incoming", "useApop"), ErrorCode.NOT_APPLICABLE)
-        if protocol is None or out_timeout is None or in_timeout is None:
+        if protocol is None or outgoing_timeout is None or incoming_timeout is None:
             return None
-        return oauth_servers(provider, protocol, out_timeout, in_timeout)
+        return oauth_servers(provider, protocol, outgoing_timeout, incoming_timeout)
     # Turning OAuth off starts from defaults: the preset's values are not the admin's.
     manual = base if base is not None and base.oauth_provider is None else None
-    outgoing = _outgoing(problems, out, manual.outgoing if manual else None, out_timeout)
-    incoming = _incoming(problems, inc, manual.incoming if manual else None, protocol, in_timeout)
+    outgoing = _outgoing(problems, sent_outgoing, manual.outgoing if manual else None, outgoing_timeout)
+    incoming = _incoming(problems, sent_incoming, manual.incoming if manual else None, protocol, incoming_timeout)
     if outgoing is None or incoming is None:
         return None
     return outgoing, incoming
@@ -211,28 +215,30 @@ def _required(
     return problems.parse(path, parser, None if sent is UNSET else sent)
 
 
-def _outgoing(problems: _Problems, out: OutgoingInput, base: Outgoing | None, timeout: int | None) -> Outgoing | None:
-    host = _required(problems, ("outgoing", "host"), HostName.parse, out.host, base.host if base else None)
-    port = _required(problems, ("outgoing", "port"), Port.parse, out.port, base.port if base else None)
+def _outgoing(
+    problems: _Problems, sent_outgoing: OutgoingInput, base: Outgoing | None, timeout: int | None
+) -> Outgoing | None:
+    host = _required(problems, ("outgoing", "host"), HostName.parse, sent_outgoing.host, base.host if base else None)
+    port = _required(problems, ("outgoing", "port"), Port.parse, sent_outgoing.port, base.port if base else None)
     encryption = (
         SmtpEncryption.NONE
-        if out.encryption is None
-        else _pick(out.encryption, base.encryption if base else SmtpEncryption.NONE)
+        if sent_outgoing.encryption is None
+        else _pick(sent_outgoing.encryption, base.encryption if base else SmtpEncryption.NONE)
     )
     auth = (
         SmtpAuthMethod.NONE
-        if out.auth_method is None
-        else _pick(out.auth_method, base.auth_method if base else SmtpAuthMethod.NONE)
+        if sent_outgoing.auth_method is None
+        else _pick(sent_outgoing.auth_method, base.auth_method if base else SmtpAuthMethod.NONE)
     )
     if auth is SmtpAuthMethod.XOAUTH2:
         problems.add(("outgoing", "authMethod"), ErrorCode.INVALID)
     credentials = (
         base.credentials
-        if out.credentials is UNSET and base
-        else (None if out.credentials is UNSET else out.credentials)
+        if sent_outgoing.credentials is UNSET and base
+        else (None if sent_outgoing.credentials is UNSET else sent_outgoing.credentials)
     )
     if auth is SmtpAuthMethod.NONE:
-        if out.credentials is not UNSET and out.credentials is not None:
+        if sent_outgoing.credentials is not UNSET and sent_outgoing.credentials is not None:
             problems.add(("outgoing", "credentials"), ErrorCode.NOT_APPLICABLE)
         credentials = None  # switching authentication off drops the credentials choice
     elif credentials is None and auth is not SmtpAuthMethod.XOAUTH2:
@@ -246,17 +252,19 @@ def _outgoing(problems: _Problems, out: OutgoingInput, base: Outgoing | None, ti
 
 def _incoming(
     problems: _Problems,
-    inc: IncomingInput,
+    sent_incoming: IncomingInput,
     base: Incoming | None,
     protocol: ReceiveProtocol | None,
     timeout: int | None,
 ) -> Incoming | None:
-    host = _required(problems, ("incoming", "host"), HostName.parse, inc.host, base.host if base else None)
-    port = _required(problems, ("incoming", "port"), Port.parse, inc.port, base.port if base else None)
-    use_tls = False if inc.use_tls is None else _pick(inc.use_tls, base.use_tls if base else False)
-    use_apop = False if inc.use_apop is None else _pick(inc.use_apop, base.use_apop if base else False)
+    host = _required(problems, ("incoming", "host"), HostName.parse, sent_incoming.host, base.host if base else None)
+    port = _required(problems, ("incoming", "port"), Port.parse, sent_incoming.port, base.port if base else None)
+    use_tls = False if sent_incoming.use_tls is None else _pick(sent_incoming.use_tls, base.use_tls if base else False)
+    use_apop = (
+        False if sent_incoming.use_apop is None else _pick(sent_incoming.use_apop, base.use_apop if base else False)
+    )
     if protocol is ReceiveProtocol.IMAP4 and use_apop:
-        if inc.use_apop is True:
+        if sent_incoming.use_apop is True:
             problems.add(("incoming", "useApop"), ErrorCode.NOT_APPLICABLE)
         use_apop = False  # APOP is a POP3 command: moving to IMAP4 clears it
     if host is None or port is None or protocol is None or timeout is None or problems.items:
@@ -266,12 +274,12 @@ def _incoming(
     )
 
 
-def _check_list_version(expected: int | None, state: Registry) -> None:
+def _check_list_version(expected: int | None, state: ServerList) -> None:
     if expected is not None and expected != state.list_version:
         raise VersionConflictError(("expectedListVersion",))
 
 
-def _reorder(command: ReorderServers, state: Registry) -> tuple[Event, ...]:
+def _reorder(command: ReorderServers, state: ServerList) -> tuple[Event, ...]:
     _check_list_version(command.expected_list_version, state)
     ids = command.server_ids
     if len(set(ids)) != len(ids) or set(ids) != set(state.order):
@@ -281,7 +289,7 @@ def _reorder(command: ReorderServers, state: Registry) -> tuple[Event, ...]:
     return (ServersReordered(before=state.order, after=ids),)
 
 
-def _delete(command: DeleteServer, state: Registry) -> tuple[Event, ...]:
+def _delete(command: DeleteServer, state: ServerList) -> tuple[Event, ...]:
     server = state.get(command.server_id)
     if server is None:
         raise ServerNotFoundError()
@@ -290,14 +298,14 @@ def _delete(command: DeleteServer, state: Registry) -> tuple[Event, ...]:
     return (ServerDeleted(server_id=server.id, code=server.code, name=server.name),)
 
 
-def _delete_all(command: DeleteAllServers, state: Registry) -> tuple[Event, ...]:
+def _delete_all(command: DeleteAllServers, state: ServerList) -> tuple[Event, ...]:
     _check_list_version(command.expected_list_version, state)
     if not state.order:
         return ()
     return (AllServersDeleted(server_ids=state.order),)
 
 
-def _restore(command: RestoreServers, state: Registry) -> tuple[Event, ...]:
+def _restore(command: RestoreServers, state: ServerList) -> tuple[Event, ...]:
     _check_list_version(command.expected_list_version, state)
     target = command.target
     events: list[Event] = []
@@ -318,7 +326,7 @@ def _restore(command: RestoreServers, state: Registry) -> tuple[Event, ...]:
     return tuple(events)
 
 
-def _restore_changes(state: Registry, target: Registry, kept: list[str]) -> list[Event]:
+def _restore_changes(state: ServerList, target: ServerList, kept: list[str]) -> list[Event]:
     """ServerChanged events for kept servers, ordered so that a code is freed
     before it is taken; a swap of codes goes through a temporary code."""
     current = {i: state.servers[i].settings for i in kept}

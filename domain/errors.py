@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
+    """Why an input was refused; the values are the contract's UserErrorCode."""
+
     REQUIRED = "REQUIRED"
     INVALID = "INVALID"
     OUT_OF_RANGE = "OUT_OF_RANGE"
@@ -47,24 +49,34 @@ class MailServerError(Exception):
 
 
 class ValidationError(MailServerError):
+    """One or more inputs are invalid (their problems say where and why)."""
+
     pass
 
 
 class ServerNotFoundError(MailServerError):
+    """No live server has the id (or code) given."""
+
     def __init__(self, field: Path = ("id",)) -> None:
         super().__init__(Problem(field, ErrorCode.NOT_FOUND))
 
 
 class VersionConflictError(MailServerError):
+    """The server or list changed since the version the caller saw."""
+
     def __init__(self, field: Path) -> None:
         super().__init__(Problem(field, ErrorCode.VERSION_CONFLICT))
 
 
 class OrderMismatchError(MailServerError):
+    """The new order is not a permutation of the current list."""
+
     def __init__(self) -> None:
         super().__init__(Problem(("ids",), ErrorCode.ORDER_MISMATCH))
 
 
 class IdempotencyKeyReusedError(MailServerError):
+    """The idempotency key was already used for a different request."""
+
     def __init__(self) -> None:
         super().__init__(Problem(("idempotencyKey",), ErrorCode.IDEMPOTENCY_KEY_REUSED))

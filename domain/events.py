@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import assert_never
 
 from domain.model import Scalar, Settings
 
@@ -13,6 +14,8 @@ LIST_STREAM = "mail-server-list"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FieldChange:
+    """One setting's change, by dotted API name, with API-shaped values."""
+
     field: str
     before: Scalar
     after: Scalar
@@ -20,6 +23,8 @@ class FieldChange:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerAdded:
+    """A server was added at `position` (1-based) with these settings."""
+
     server_id: str
     settings: Settings
     # Set when a restore brings a server back: it keeps its first creation time.
@@ -30,18 +35,24 @@ class ServerAdded:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerChanged:
+    """Some of a server's settings changed."""
+
     server_id: str
     changes: tuple[FieldChange, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServersReordered:
+    """The list's order went from `before` to `after`."""
+
     before: tuple[str, ...]
     after: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerDeleted:
+    """A server was deleted; `code` and `name` are what it had."""
+
     server_id: str
     code: str
     name: str
@@ -49,6 +60,8 @@ class ServerDeleted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AllServersDeleted:
+    """Every server was deleted; `server_ids` in list order."""
+
     server_ids: tuple[str, ...]
 
 
@@ -70,9 +83,12 @@ def stream_of(event: Event) -> str:
             return event.server_id
         case ServersReordered() | AllServersDeleted():
             return LIST_STREAM
+        case _:
+            assert_never(event)
 
 
 def changes_membership_or_order(event: Event) -> bool:
+    """Whether the event moves the list version (every event but ServerChanged)."""
     return not isinstance(event, ServerChanged)
 
 

@@ -1,10 +1,12 @@
-"""The mail server as the registry keeps it, and the OAuth presets."""
+"""The mail server as mailreg keeps it, and the OAuth presets."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import get_args, get_type_hints
 
 from domain.values import (
     DEFAULT_TIMEOUT,
@@ -20,6 +22,8 @@ Scalar = str | int | bool | None
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outgoing:
+    """How a server sends mail (SMTP)."""
+
     host: str
     port: int
     encryption: SmtpEncryption = SmtpEncryption.NONE
@@ -30,6 +34,8 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Incoming:
+    """How a server receives mail (POP3 or IMAP4)."""
+
     protocol: ReceiveProtocol
     host: str
     port: int
@@ -51,6 +57,8 @@ class Settings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Server:
+    """A live server: its settings, its stream version and its times."""
+
     id: str
     settings: Settings
     version: int
@@ -59,15 +67,19 @@ class Server:
 
     @property
     def code(self) -> str:
+        """The server's unique code."""
         return self.settings.code
 
     @property
     def name(self) -> str:
+        """The server's display name."""
         return self.settings.name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Preset:
+    """The endpoints an OAuth provider fixes."""
+
     outgoing_host: str
     outgoing_port: int
     encryption: SmtpEncryption
@@ -118,73 +130,91 @@ def oauth_servers(
     return outgoing, incoming
 
 
+@dataclass(frozen=True, slots=True)
+class SettingField:
+    """One leaf of Settings: its attribute path, its dotted API name and the type of its value."""
+
+    path: tuple[str, ...]
+    name: str
+    kind: type
+    optional: bool
+
+    def read(self, settings: Settings) -> object:
+        """This field's value in `settings`, as the domain holds it."""
+        value: object = settings
+        for attribute in self.path:
+            value = getattr(value, attribute)
+        return value
+
+    def to_scalar(self, value: object) -> Scalar:
+        """The API-shaped value: enums by name."""
+        if isinstance(value, StrEnum):
+            return value.value
+        assert value is None or isinstance(value, str | int)
+        return value
+
+    def from_scalar(self, value: Scalar) -> object:
+        """The domain value of an API-shaped one; TypeError when it has the wrong type."""
+        if value is None and self.optional:
+            return None
+        if issubclass(self.kind, StrEnum):
+            return self.kind(str(value))
+        if self.kind is bool:
+            return bool(value)
+        if self.kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError(f"{self.name} must be an integer")
+        if self.kind is str and not isinstance(value, str):
+            raise TypeError(f"{self.name} must be a string")
+        return value
+
+
+def _camel(attribute: str) -> str:
+    head, *rest = attribute.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _leaves(cls: type, path: tuple[str, ...]) -> list[SettingField]:
+    leaves: list[SettingField] = []
+    hints = get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        kind, where = hints[field.name], (*path, field.name)
+        if dataclasses.is_dataclass(kind):
+            leaves.extend(_leaves(kind, where))  # type: ignore[arg-type]
+            continue
+        kinds = [k for k in get_args(kind) if k is not type(None)] or [kind]
+        name = ".".join(_camel(part) for part in where)
+        leaves.append(SettingField(path=where, name=name, kind=kinds[0], optional=len(kinds) < len(get_args(kind))))
+    return leaves
+
+
+SETTING_FIELDS: tuple[SettingField, ...] = tuple(_leaves(Settings, ()))
+"""Every leaf of Settings in declaration order, which is the API's order."""
+_BY_NAME = {field.name: field for field in SETTING_FIELDS}
+
+
 def fields(settings: Settings) -> dict[str, Scalar]:
     """Settings as dotted API field names and API-shaped values (enums by name)."""
-    out, inc = settings.outgoing, settings.incoming
-    return {
-        "code": settings.code,
-        "name": settings.name,
-        "oauthProvider": _name(settings.oauth_provider),
-        "outgoing.host": out.host,
-        "outgoing.port": out.port,
-        "outgoing.encryption": out.encryption.value,
-        "outgoing.authMethod": out.auth_method.value,
-        "outgoing.credentials": _name(out.credentials),
-        "outgoing.timeoutSeconds": out.timeout_seconds,
-        "incoming.protocol": inc.protocol.value,
-        "incoming.host": inc.host,
-        "incoming.port": inc.port,
-        "incoming.useTls": inc.use_tls,
-        "incoming.useApop": inc.use_apop,
-        "incoming.timeoutSeconds": inc.timeout_seconds,
-    }
+    return {field.name: field.to_scalar(field.read(settings)) for field in SETTING_FIELDS}
 
 
-def _name(value: OAuthProvider | SmtpCredentials | None) -> str | None:
-    return None if value is None else value.value
+def _assemble(values: dict[tuple[str, ...], object], base: Settings | None = None) -> Settings:
+    """Settings from leaf values by attribute path, over `base` when given."""
+    top: dict[str, object] = {}
+    parts: dict[str, dict[str, object]] = {}
+    for path, value in values.items():
+        if len(path) == 1:
+            top[path[0]] = value
+        else:
+            parts.setdefault(path[0], {})[path[1]] = value
+    hints = get_type_hints(Settings)
+    for part, leaves in parts.items():
+        top[part] = replace(getattr(base, part), **leaves) if base is not None else hints[part](**leaves)
+    return replace(base, **top) if base is not None else Settings(**top)  # type: ignore[arg-type]
 
 
 def from_fields(values: dict[str, Scalar]) -> Settings:
     """The inverse of `fields`."""
-
-    def text(key: str) -> str:
-        value = values[key]
-        if not isinstance(value, str):
-            raise TypeError(f"{key} must be a string")
-        return value
-
-    def number(key: str) -> int:
-        value = values[key]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{key} must be an integer")
-        return value
-
-    def name(key: str) -> str:
-        return str(values[key])
-
-    provider = values["oauthProvider"]
-    credentials = values["outgoing.credentials"]
-    return Settings(
-        code=text("code"),
-        name=text("name"),
-        oauth_provider=None if provider is None else OAuthProvider(str(provider)),
-        outgoing=Outgoing(
-            host=text("outgoing.host"),
-            port=number("outgoing.port"),
-            encryption=SmtpEncryption(name("outgoing.encryption")),
-            auth_method=SmtpAuthMethod(name("outgoing.authMethod")),
-            credentials=None if credentials is None else SmtpCredentials(str(credentials)),
-            timeout_seconds=number("outgoing.timeoutSeconds"),
-        ),
-        incoming=Incoming(
-            protocol=ReceiveProtocol(name("incoming.protocol")),
-            host=text("incoming.host"),
-            port=number("incoming.port"),
-            use_tls=bool(values["incoming.useTls"]),
-            use_apop=bool(values["incoming.useApop"]),
-            timeout_seconds=number("incoming.timeoutSeconds"),
-        ),
-    )
+    return _assemble({field.path: field.from_scalar(values[field.name]) for field in SETTING_FIELDS})
 
 
 def diff(before: Settings, after: Settings) -> tuple[tuple[str, Scalar, Scalar], ...]:
@@ -193,35 +223,8 @@ def diff(before: Settings, after: Settings) -> tuple[tuple[str, Scalar, Scalar],
     return tuple((key, old[key], new[key]) for key in old if old[key] != new[key])
 
 
-_ENUMS: dict[str, type[StrEnum]] = {
-    "oauthProvider": OAuthProvider,
-    "outgoing.encryption": SmtpEncryption,
-    "outgoing.authMethod": SmtpAuthMethod,
-    "outgoing.credentials": SmtpCredentials,
-    "incoming.protocol": ReceiveProtocol,
-}
-_ATTRIBUTES = {
-    "oauthProvider": "oauth_provider",
-    "authMethod": "auth_method",
-    "timeoutSeconds": "timeout_seconds",
-    "useTls": "use_tls",
-    "useApop": "use_apop",
-}
-
-
 def apply_changes(settings: Settings, changes: tuple[tuple[str, Scalar, Scalar], ...]) -> Settings:
-    """Settings with the API-named changes applied. Replays run this for every
+    """Settings with the API-named changes applied. Folds run this for every
     ServerChanged, so it touches only the parts that change."""
-    top: dict[str, object] = {}
-    parts: dict[str, dict[str, object]] = {}
-    for key, _before, after in changes:
-        enum = _ENUMS.get(key)
-        value = enum(str(after)) if enum is not None and after is not None else after
-        head, _, tail = key.partition(".")
-        if tail:
-            parts.setdefault(head, {})[_ATTRIBUTES.get(tail, tail)] = value
-        else:
-            top[_ATTRIBUTES.get(head, head)] = value
-    for part, values in parts.items():
-        top[part] = replace(getattr(settings, part), **values)
-    return replace(settings, **top)  # type: ignore[arg-type]
+    values = {_BY_NAME[key].path: _BY_NAME[key].from_scalar(after) for key, _before, after in changes}
+    return _assemble(values, settings)

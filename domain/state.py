@@ -1,10 +1,11 @@
-"""The registry state and the fold from events to state."""
+"""The server list and the fold from events to it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import assert_never
 
 from domain.events import (
     AllServersDeleted,
@@ -22,7 +23,7 @@ _EMPTY: Mapping[str, Server] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Registry:
+class ServerList:
     """The live servers in admin order, and the list's version."""
 
     servers: Mapping[str, Server] = field(default_factory=lambda: _EMPTY)
@@ -30,9 +31,11 @@ class Registry:
     list_version: int = 0
 
     def ordered(self) -> tuple[Server, ...]:
+        """The servers in admin order."""
         return tuple(self.servers[i] for i in self.order)
 
     def get(self, server_id: str) -> Server | None:
+        """The live server with this id, if any."""
         return self.servers.get(server_id)
 
     def holder_of(self, code: str) -> Server | None:
@@ -43,19 +46,21 @@ class Registry:
         return None
 
     def position_of(self, server_id: str) -> int:
+        """The 1-based position of a live server."""
         return self.order.index(server_id) + 1
 
 
 class Fold:
-    """Applies events in place; `evolve` and bulk replays share this one logic."""
+    """Applies events in place; `evolve` and `fold_events` share this one logic."""
 
-    def __init__(self, state: Registry | None = None) -> None:
-        state = state or Registry()
+    def __init__(self, state: ServerList | None = None) -> None:
+        state = state or ServerList()
         self.servers: dict[str, Server] = dict(state.servers)
         self.order: list[str] = list(state.order)
         self.list_version = state.list_version
 
     def apply(self, event: Event, meta: EventMeta) -> None:
+        """Fold one recorded event into the state."""
         match event:
             case ServerAdded():
                 self.servers[event.server_id] = Server(
@@ -83,27 +88,43 @@ class Fold:
             case AllServersDeleted():
                 self.servers.clear()
                 self.order.clear()
+            case _:
+                assert_never(event)
         if changes_membership_or_order(event):
             self.list_version += 1
 
-    def freeze(self) -> Registry:
-        return Registry(
+    def freeze(self) -> ServerList:
+        """The state folded so far, as an immutable ServerList."""
+        return ServerList(
             servers=MappingProxyType(dict(self.servers)),
             order=tuple(self.order),
             list_version=self.list_version,
         )
 
 
-def evolve(state: Registry, event: Event, meta: EventMeta) -> Registry:
-    """The registry just after `event`."""
+def evolve(state: ServerList, event: Event, meta: EventMeta) -> ServerList:
+    """The server list just after `event`."""
     fold = Fold(state)
     fold.apply(event, meta)
     return fold.freeze()
 
 
-def replay(events: Iterable[tuple[Event, EventMeta]], state: Registry | None = None) -> Registry:
+def fold_events(events: Iterable[tuple[Event, EventMeta]], state: ServerList | None = None) -> ServerList:
     """Fold a sequence of recorded events, oldest first."""
     fold = Fold(state)
     for event, meta in events:
         fold.apply(event, meta)
     return fold.freeze()
+
+
+def touched(event: Event, before: ServerList) -> list[str]:
+    """The servers a list-wide event touched, beyond its own stream."""
+    match event:
+        case ServersReordered():
+            return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
+        case AllServersDeleted():
+            return list(event.server_ids)
+        case ServerAdded() | ServerChanged() | ServerDeleted():
+            return []
+        case _:
+            assert_never(event)

@@ -12,19 +12,36 @@ import idna
 
 from domain.errors import ErrorCode, InvalidValueError
 
+MAX_LABEL_LENGTH = 100
+"""The most characters a server's code or name may have."""
+MAX_HOST_LENGTH = 253
+"""The most characters a host name may have (RFC 1035), a trailing dot not counted."""
+MIN_PORT, MAX_PORT = 1, 65535
+"""The TCP ports a server may name."""
+MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS = 10, 120
+"""The connection timeouts, in seconds, a server may set."""
+DEFAULT_TIMEOUT = 60
+"""The connection timeout, in seconds, when none is given."""
+
 
 class OAuthProvider(StrEnum):
+    """Who signs the server's users in when it uses OAuth."""
+
     GOOGLE = "GOOGLE"
     MICROSOFT = "MICROSOFT"
 
 
 class SmtpEncryption(StrEnum):
+    """How the SMTP connection is encrypted."""
+
     NONE = "NONE"
     TLS = "TLS"
     STARTTLS = "STARTTLS"
 
 
 class SmtpAuthMethod(StrEnum):
+    """How the SMTP client authenticates."""
+
     NONE = "NONE"
     PLAIN = "PLAIN"
     LOGIN = "LOGIN"
@@ -34,11 +51,15 @@ class SmtpAuthMethod(StrEnum):
 
 
 class SmtpCredentials(StrEnum):
+    """Whose credentials the SMTP client authenticates with."""
+
     SENDING_ACCOUNT = "SENDING_ACCOUNT"
     RECEIVING_ACCOUNT = "RECEIVING_ACCOUNT"
 
 
 class ReceiveProtocol(StrEnum):
+    """How mail is received."""
+
     POP3 = "POP3"
     IMAP4 = "IMAP4"
 
@@ -66,24 +87,29 @@ def _label(raw: str | None, max_length: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ServerCode:
+    """A server's code: trimmed, 1 to MAX_LABEL_LENGTH characters, no control characters."""
+
     value: str
 
     @classmethod
     def parse(cls, raw: str | None) -> ServerCode:
-        return cls(_label(raw, 100))
+        """The code in `raw`, or InvalidValueError."""
+        return cls(_label(raw, MAX_LABEL_LENGTH))
 
 
 @dataclass(frozen=True, slots=True)
 class ServerName:
+    """A server's name: trimmed, 1 to MAX_LABEL_LENGTH characters, no control characters."""
+
     value: str
 
     @classmethod
     def parse(cls, raw: str | None) -> ServerName:
-        return cls(_label(raw, 100))
+        """The name in `raw`, or InvalidValueError."""
+        return cls(_label(raw, MAX_LABEL_LENGTH))
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-MAX_HOST_LENGTH = 253
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +120,7 @@ class HostName:
 
     @classmethod
     def parse(cls, raw: str | None) -> HostName:
+        """The host in `raw` in canonical form, or InvalidValueError."""
         if raw is None or not raw.strip(_WHITE_SPACE):
             raise InvalidValueError(ErrorCode.REQUIRED)
         text = raw.strip(_WHITE_SPACE)
@@ -148,20 +175,23 @@ def _bounded(raw: int | None, low: int, high: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Port:
+    """A TCP port, MIN_PORT to MAX_PORT."""
+
     value: int
 
     @classmethod
     def parse(cls, raw: int | None) -> Port:
-        return cls(_bounded(raw, 1, 65535))
-
-
-DEFAULT_TIMEOUT = 60
+        """The port in `raw`, or InvalidValueError."""
+        return cls(_bounded(raw, MIN_PORT, MAX_PORT))
 
 
 @dataclass(frozen=True, slots=True)
 class Timeout:
+    """A connection timeout in seconds, MIN_TIMEOUT_SECONDS to MAX_TIMEOUT_SECONDS."""
+
     value: int
 
     @classmethod
     def parse(cls, raw: int | None) -> Timeout:
-        return cls(_bounded(raw, 10, 120))
+        """The timeout in `raw`, or InvalidValueError."""
+        return cls(_bounded(raw, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))

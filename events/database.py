@@ -1,58 +1,21 @@
-"""Engine set-up for PostgreSQL (asyncpg) and the embedded SQLite default (aiosqlite)."""
+"""Engines and transactions over either backend; what differs between them is in events/dialect.py."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from events.dialect import dialect_for_url, dialect_of
 from events.tables import SERVER_LIST, projection_state
-
-_WRITE = "mailreg_write"
 
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine tuned for our use: fail fast when the database is away."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 10})
-        _sqlite_transactions(engine)
-        return engine
-    return create_async_engine(
-        url,
-        pool_size=10,
-        max_overflow=20,
-        pool_timeout=5,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-        connect_args={"timeout": 5, "command_timeout": 10},
-    )
-
-
-def _sqlite_transactions(engine: AsyncEngine) -> None:
-    # pysqlite's own transaction handling defers BEGIN and cannot take the write
-    # lock up front; we issue BEGIN ourselves so writers start IMMEDIATE.
-    @event.listens_for(engine.sync_engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection: sa.Connection) -> None:
-        immediate = connection.get_execution_options().get(_WRITE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
+    return dialect_for_url(url).create_engine(url)
 
 
 @asynccontextmanager
@@ -62,18 +25,20 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     Holding one lock from before positions are drawn until commit is what
     makes positions commit-ordered: no transaction can commit a lower
     position after a reader has seen a higher one."""
+    dialect = dialect_of(engine)
     async with engine.connect() as conn:
-        if is_sqlite(engine):
-            conn = await conn.execution_options(**{_WRITE: True})
+        options = dialect.write_options()
+        if options:
+            conn = await conn.execution_options(**options)
         async with conn.begin():
             # Every writer updates the projection checkpoint row, so locking that
             # row is the log's write lock; reading it in the same round trip
             # saves the write path one statement. (SQLite: BEGIN IMMEDIATE.)
-            query = sa.select(
-                projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at
-            ).where(projection_state.c.name == SERVER_LIST)
-            if not is_sqlite(engine):
-                query = query.with_for_update()
+            query = dialect.lock(
+                sa.select(
+                    projection_state.c.position, projection_state.c.list_version, projection_state.c.last_occurred_at
+                ).where(projection_state.c.name == SERVER_LIST)
+            )
             row = (await conn.execute(query)).one()
             conn.info[CHECKPOINT] = (int(row.position), int(row.list_version))
             conn.info[LAST_OCCURRED_AT] = row.last_occurred_at
@@ -92,10 +57,11 @@ def locked_checkpoint(conn: AsyncConnection) -> tuple[int, int]:
 
 @asynccontextmanager
 async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A consistent snapshot across several statements."""
+    """One consistent view of the database across several statements."""
+    options = dialect_of(engine).read_options()
     async with engine.connect() as conn:
-        if not is_sqlite(engine):
-            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        if options:
+            conn = await conn.execution_options(**options)
         async with conn.begin():
             yield conn
 

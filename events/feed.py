@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import store
+from events.dialect import dialect_of
 from events.serialization import utc
 from events.store import CHANNEL, RecordedEvent
 from events.tables import SERVER_LIST, projection_state
@@ -51,6 +52,7 @@ class Subscriber:
         self.on_overflow = on_overflow
 
     def push(self, entries: list[RecordedEvent]) -> None:
+        """Buffer new events and wake the waiter; overflow drops them and tells the client."""
         if self.overflowed:
             return
         if not self.conflate:
@@ -75,6 +77,8 @@ class Subscriber:
 
 
 class EventFeed:
+    """Follows the log and hands each new event, once and in order, to every subscriber."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -95,16 +99,18 @@ class EventFeed:
         self.listening = False
 
     async def start(self) -> None:
+        """Start following from the log's end (woken by NOTIFY on PostgreSQL)."""
         try:
             async with self.engine.connect() as conn:
                 self.position = await store.last_position(conn)
         except Exception:
             log.warning("feed: database unreachable at start; will catch up when it is back", exc_info=True)
         self._tasks.append(asyncio.create_task(self._follow(), name="feed-follow"))
-        if self.engine.dialect.name == "postgresql":
+        if dialect_of(self.engine).listens:
             self._tasks.append(asyncio.create_task(self._listen(), name="feed-listen"))
 
     async def stop(self) -> None:
+        """Stop following, waiting a few seconds at most."""
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -112,16 +118,19 @@ class EventFeed:
         self._tasks.clear()
 
     def wake(self) -> None:
+        """Look for new events now (this process just appended some)."""
         self._wake.set()
 
     def subscribe(
         self, *, conflate: bool = False, on_overflow: Callable[[], Awaitable[Any]] | None = None
     ) -> Subscriber:
+        """A new subscriber that receives every event appended from now on."""
         subscriber = Subscriber(self.buffer, conflate=conflate, on_overflow=on_overflow)
         self.subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop delivering to `subscriber`."""
         self.subscribers.discard(subscriber)
 
     async def _follow(self) -> None:

@@ -22,6 +22,7 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def head() -> str:
+    """The newest schema revision."""
     head_revision = ScriptDirectory.from_config(_config()).get_current_head()
     assert head_revision is not None
     return head_revision
@@ -34,9 +35,11 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 
 async def current(engine: AsyncEngine) -> str | None:
+    """The database's schema revision, None when it has none."""
     async with engine.connect() as conn:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
 async def is_current(engine: AsyncEngine) -> bool:
+    """Whether the database is at the newest schema revision."""
     return await current(engine) == head()

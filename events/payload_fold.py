@@ -3,7 +3,7 @@
 domain.state.Fold builds frozen dataclasses for every event, which is what
 makes replaying a long log slow. This fold keeps each server as its API
 field names and values, updates them in place, and builds domain objects
-only when asked for a Registry, and then only for servers that changed since
+only when asked for a ServerList, and then only for servers that changed since
 the last time. It reads the same payloads through the same upcasters and
 yields the same list (tests/integration/snapshot_cases.py compares them)."""
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from domain.model import Incoming, Outgoing, Server, Settings, fields
-from domain.state import Registry
+from domain.model import SETTING_FIELDS, Incoming, Outgoing, Server, Settings, fields
+from domain.state import ServerList
 from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
 from events.serialization import JsonDict, UnreadablePayloadError, settings_from_json, upcast
 
@@ -41,6 +41,8 @@ FIELD_NAMES: tuple[str, ...] = (
     "incoming.useApop",
     "incoming.timeoutSeconds",
 )
+# settings_of unpacks values in this order: it must be the domain's.
+assert FIELD_NAMES == tuple(field.name for field in SETTING_FIELDS), "FIELD_NAMES is out of step with the domain"
 FIELD_INDEX = {name: index for index, name in enumerate(FIELD_NAMES)}
 _SETTINGS: dict[tuple[Any, ...], Settings] = {}
 _SETTINGS_KEPT = 50_000
@@ -190,7 +192,7 @@ class PayloadFold:
         servers = self.servers
         return [(server_id, servers[server_id]) for server_id in self.order]
 
-    def registry(self) -> Registry:
+    def server_list(self) -> ServerList:
         """The list as domain objects; servers unchanged since the last call are reused."""
         built = self._built
         servers: dict[str, Server] = {}
@@ -208,7 +210,7 @@ class PayloadFold:
             )
             built[server_id] = (record, record[0], server)
             servers[server_id] = server
-        return Registry(servers=MappingProxyType(servers), order=tuple(self.order), list_version=self.list_version)
+        return ServerList(servers=MappingProxyType(servers), order=tuple(self.order), list_version=self.list_version)
 
     def encode(self) -> bytes:
         """The list as canonical JSON: the same list always gives the same bytes.

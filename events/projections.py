@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,34 +17,28 @@ from domain.events import (
     ServerDeleted,
     ServersReordered,
 )
-from domain.model import Incoming, Outgoing, Server, Settings
-from domain.state import Registry
-from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
+from domain.model import SETTING_FIELDS, Server, SettingField, fields, from_fields
+from domain.state import ServerList
+from events.dialect import dialect_of
 from events.serialization import utc
-from events.store import CHANNEL
 from events.tables import SERVER_LIST, projection_state, servers
 
 
+def column(field: SettingField) -> str:
+    """The read model's column of a setting: its attribute path joined by underscores."""
+    return "_".join(field.path)
+
+
+_COLUMNS = [(field, column(field)) for field in SETTING_FIELDS]
+
+
 def server_row(server: Server, position: int) -> dict[str, Any]:
-    settings, out, inc = server.settings, server.settings.outgoing, server.settings.incoming
+    """The read model's row of a server at its 1-based list position."""
+    values = fields(server.settings)
     return {
         "id": server.id,
-        "code": settings.code,
-        "name": settings.name,
         "position": position,
-        "oauth_provider": settings.oauth_provider.value if settings.oauth_provider else None,
-        "outgoing_host": out.host,
-        "outgoing_port": out.port,
-        "outgoing_encryption": out.encryption.value,
-        "outgoing_auth_method": out.auth_method.value,
-        "outgoing_credentials": out.credentials.value if out.credentials else None,
-        "outgoing_timeout_seconds": out.timeout_seconds,
-        "incoming_protocol": inc.protocol.value,
-        "incoming_host": inc.host,
-        "incoming_port": inc.port,
-        "incoming_use_tls": inc.use_tls,
-        "incoming_use_apop": inc.use_apop,
-        "incoming_timeout_seconds": inc.timeout_seconds,
+        **{name: values[field.name] for field, name in _COLUMNS},
         "version": server.version,
         "created_at": server.created_at,
         "updated_at": server.updated_at,
@@ -52,36 +46,18 @@ def server_row(server: Server, position: int) -> dict[str, Any]:
 
 
 def server_from_row(row: sa.Row[Any]) -> Server:
+    """The server a read-model row holds."""
+    mapping = row._mapping
     return Server(
         id=row.id,
-        settings=Settings(
-            code=row.code,
-            name=row.name,
-            oauth_provider=OAuthProvider(row.oauth_provider) if row.oauth_provider else None,
-            outgoing=Outgoing(
-                host=row.outgoing_host,
-                port=row.outgoing_port,
-                encryption=SmtpEncryption(row.outgoing_encryption),
-                auth_method=SmtpAuthMethod(row.outgoing_auth_method),
-                credentials=SmtpCredentials(row.outgoing_credentials) if row.outgoing_credentials else None,
-                timeout_seconds=row.outgoing_timeout_seconds,
-            ),
-            incoming=Incoming(
-                protocol=ReceiveProtocol(row.incoming_protocol),
-                host=row.incoming_host,
-                port=row.incoming_port,
-                use_tls=row.incoming_use_tls,
-                use_apop=row.incoming_use_apop,
-                timeout_seconds=row.incoming_timeout_seconds,
-            ),
-        ),
+        settings=from_fields({field.name: mapping[name] for field, name in _COLUMNS}),
         version=row.version,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
     )
 
 
-async def project(conn: AsyncConnection, event: Event, before: Registry, after: Registry) -> None:
+async def project(conn: AsyncConnection, event: Event, before: ServerList, after: ServerList) -> None:
     """Bring the read model from `before` to `after`, the states around `event`."""
     match event:
         case ServerAdded():
@@ -92,13 +68,15 @@ async def project(conn: AsyncConnection, event: Event, before: Registry, after: 
             await conn.execute(servers.update().where(servers.c.id == event.server_id), row)
         case ServersReordered():
             moved = [
-                {"sid": server_id, "pos": index}
+                {"moved_id": server_id, "new_position": index}
                 for index, server_id in enumerate(event.after, start=1)
                 if before.position_of(server_id) != index
             ]
             if moved:
                 await conn.execute(
-                    servers.update().where(servers.c.id == sa.bindparam("sid")).values(position=sa.bindparam("pos")),
+                    servers.update()
+                    .where(servers.c.id == sa.bindparam("moved_id"))
+                    .values(position=sa.bindparam("new_position")),
                     moved,
                 )
         case ServerDeleted():
@@ -109,6 +87,8 @@ async def project(conn: AsyncConnection, event: Event, before: Registry, after: 
             )
         case AllServersDeleted():
             await conn.execute(servers.delete())
+        case _:
+            assert_never(event)
 
 
 async def save_checkpoint(
@@ -128,8 +108,8 @@ async def save_checkpoint(
     )
     if last_occurred_at is not None:
         update = update.values(last_occurred_at=last_occurred_at)
-    if notify and conn.dialect.name == "postgresql":
-        update = update.returning(sa.func.pg_notify(CHANNEL, str(position)))
+    if notify:
+        update = dialect_of(conn).notify(update, position)
     await conn.execute(update)
 
 
@@ -145,24 +125,24 @@ async def checkpoint(conn: AsyncConnection) -> tuple[int, int]:
     return int(row.position), int(row.list_version)
 
 
-async def load_registry(conn: AsyncConnection) -> tuple[int, Registry]:
-    """The read model as a Registry, with the position it reflects."""
+async def load_list(conn: AsyncConnection) -> tuple[int, ServerList]:
+    """The read model as a ServerList, with the position it reflects."""
     position, list_version = await checkpoint(conn)
     rows = (await conn.execute(servers.select().order_by(servers.c.position))).all()
     loaded = [server_from_row(row) for row in rows]
-    return position, Registry(
+    return position, ServerList(
         servers={s.id: s for s in loaded}, order=tuple(s.id for s in loaded), list_version=list_version
     )
 
 
 async def replace_all(
-    conn: AsyncConnection, registry: Registry, position: int, last_occurred_at: datetime | None = None
+    conn: AsyncConnection, server_list: ServerList, position: int, last_occurred_at: datetime | None = None
 ) -> None:
     """Swap in a whole new read model (a rebuild)."""
     await conn.execute(servers.delete())
     rows: Sequence[dict[str, Any]] = [
-        server_row(server, index) for index, server in enumerate(registry.ordered(), start=1)
+        server_row(server, index) for index, server in enumerate(server_list.ordered(), start=1)
     ]
     if rows:
         await conn.execute(servers.insert(), rows)
-    await save_checkpoint(conn, position, registry.list_version, last_occurred_at=last_occurred_at)
+    await save_checkpoint(conn, position, server_list.list_version, last_occurred_at=last_occurred_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, assert_never
 
 from domain.events import (
     AllServersDeleted,
@@ -50,6 +50,7 @@ def settings_to_json(settings: Settings) -> JsonDict:
 
 
 def settings_from_json(data: JsonDict) -> Settings:
+    """The inverse of settings_to_json."""
     flat: dict[str, Scalar] = {}
     for key, value in data.items():
         if isinstance(value, dict):
@@ -79,10 +80,13 @@ def to_payload(event: Event) -> tuple[str, int, JsonDict]:
             data = {"id": event.server_id, "code": event.code, "name": event.name}
         case AllServersDeleted():
             data = {"deletedIds": list(event.server_ids)}
+        case _:
+            assert_never(event)
     return name, SCHEMA_VERSIONS[name], data
 
 
 def upcast(type_name: str, schema_version: int, data: JsonDict) -> JsonDict:
+    """A stored payload brought to its type's current schema version, or UnreadablePayloadError."""
     current = SCHEMA_VERSIONS.get(type_name)
     if current is None or schema_version > current or schema_version < 1:
         raise UnreadablePayloadError(f"{type_name} v{schema_version}")
@@ -140,6 +144,7 @@ def server_to_json(server: Server, position: int) -> JsonDict:
 
 
 def server_from_json(data: JsonDict) -> tuple[Server, int]:
+    """The inverse of server_to_json: the server and its list position."""
     body = {k: v for k, v in data.items() if k not in ("id", "position", "version", "createdAt", "updatedAt")}
     server = Server(
         id=data["id"],

@@ -22,6 +22,8 @@ class ConcurrencyError(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordedEvent:
+    """One stored event: its place in the log and its stream, the payload, and who and when."""
+
     position: int
     stream_id: str
     stream_version: int
@@ -34,15 +36,19 @@ class RecordedEvent:
 
     @property
     def event(self) -> Event:
+        """The domain event, upcast from the stored payload."""
         return from_payload(self.type, self.schema_version, self.data)
 
     @property
     def meta(self) -> EventMeta:
+        """What the fold needs from the store: stream version and time."""
         return EventMeta(stream_version=self.stream_version, occurred_at=self.occurred_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Metadata:
+    """Who appends, under which request, and when."""
+
     actor: str
     correlation_id: str | None
     occurred_at: datetime
@@ -120,22 +126,31 @@ async def read(
     after: int = 0,
     limit: int | None = None,
     until: int | None = None,
+    before: int | None = None,
     where: Sequence[sa.ColumnElement[bool]] = (),
+    newest: bool = False,
 ) -> list[RecordedEvent]:
-    """Events of the whole log after position `after`, oldest first."""
-    query = events.select().where(events.c.position > after, *where).order_by(events.c.position)
+    """Events of the whole log after position `after` (up to `until`, below
+    `before`), oldest first; `limit` keeps the oldest, or with `newest` the newest."""
+    order = events.c.position.desc() if newest else events.c.position
+    query = events.select().where(events.c.position > after, *where).order_by(order)
     if until is not None:
         query = query.where(events.c.position <= until)
+    if before is not None:
+        query = query.where(events.c.position < before)
     if limit is not None:
         query = query.limit(limit)
-    return [_recorded(row) for row in (await conn.execute(query)).all()]
+    rows = [_recorded(row) for row in (await conn.execute(query)).all()]
+    return rows[::-1] if newest else rows
 
 
 async def last_position(conn: AsyncConnection) -> int:
+    """The newest event's position, 0 for an empty log."""
     return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)))).scalar_one())
 
 
 async def exists(conn: AsyncConnection, position: int) -> bool:
+    """Whether an event is stored at `position`."""
     query = sa.select(events.c.position).where(events.c.position == position)
     return (await conn.execute(query)).first() is not None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from domain.values import MAX_HOST_LENGTH, MAX_LABEL_LENGTH
+
 metadata = sa.MetaData()
 
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -37,18 +39,18 @@ servers = sa.Table(
     "servers",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("code", sa.String(100), nullable=False, unique=True),
-    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("code", sa.String(MAX_LABEL_LENGTH), nullable=False, unique=True),
+    sa.Column("name", sa.String(MAX_LABEL_LENGTH), nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("oauth_provider", sa.String(16), nullable=True),
-    sa.Column("outgoing_host", sa.String(253), nullable=False),
+    sa.Column("outgoing_host", sa.String(MAX_HOST_LENGTH), nullable=False),
     sa.Column("outgoing_port", sa.Integer, nullable=False),
     sa.Column("outgoing_encryption", sa.String(16), nullable=False),
     sa.Column("outgoing_auth_method", sa.String(16), nullable=False),
     sa.Column("outgoing_credentials", sa.String(32), nullable=True),
     sa.Column("outgoing_timeout_seconds", sa.Integer, nullable=False),
     sa.Column("incoming_protocol", sa.String(8), nullable=False),
-    sa.Column("incoming_host", sa.String(253), nullable=False),
+    sa.Column("incoming_host", sa.String(MAX_HOST_LENGTH), nullable=False),
     sa.Column("incoming_port", sa.Integer, nullable=False),
     sa.Column("incoming_use_tls", sa.Boolean, nullable=False),
     sa.Column("incoming_use_apop", sa.Boolean, nullable=False),

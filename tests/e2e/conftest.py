@@ -4,67 +4,26 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import signal
-import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
 from api.app import create_app
-from api.config import Config
 from events import migrate
 from events.database import create_engine
 from tests.e2e.api_client import GraphQLClient
 from tests.e2e.eventlog import EventLog
-from tests.support import SECRET, ServerProcess, create_pg_database, drop_pg_database
+from tests.e2e.live import LiveServer, config_for
+from tests.support import create_pg_database, drop_pg_database
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
-
-
-@dataclass
-class LiveServer(ServerProcess):
-    """A ServerProcess whose output is drained (so a chatty server never
-    blocks on a full pipe) and kept for tests that read it."""
-
-    output: list[str] = field(default_factory=list)
-    _drainer: threading.Thread | None = None
-
-    def start(self, timeout: float = 45.0) -> LiveServer:
-        super().start(timeout)
-        assert self.process is not None and self.process.stdout is not None
-        self._drainer = threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True)
-        self._drainer.start()
-        return self
-
-    def _drain(self, stream: IO[bytes]) -> None:
-        with stream:
-            for line in stream:
-                self.output.append(line.decode(errors="replace"))
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        code = super().stop(sig, timeout)
-        if self._drainer is not None:
-            self._drainer.join(5)
-        return code
-
-    def wait_for_output(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            match = re.search(pattern, "".join(self.output), re.MULTILINE)
-            if match is not None:
-                return match
-            assert time.monotonic() < deadline, f"{pattern!r} not in output:\n{''.join(self.output)}"
-            time.sleep(0.05)
 
 
 @dataclass
@@ -84,20 +43,6 @@ class Deployment:
 
 def sqlite_url(folder: Path) -> str:
     return f"sqlite+aiosqlite:///{folder / 'mailreg.sqlite3'}"
-
-
-def config_for(database_url: str, data_dir: Path) -> Config:
-    return Config(
-        database_url=database_url,
-        data_dir=data_dir,
-        jwt_secret=SECRET,
-        jwt_public_key_file=None,
-        jwt_issuer=None,
-        jwt_audience=None,
-        host="127.0.0.1",
-        port=0,
-        log_format="text",
-    )
 
 
 async def migrated(database_url: str) -> None:

@@ -29,8 +29,9 @@ from sqlalchemy import event
 from starlette.applications import Starlette
 
 from api.auth import issue
-from tests.e2e.conftest import LiveServer, config_for, create_app, migrated
+from tests.e2e.conftest import config_for, create_app, migrated
 from tests.e2e.eventlog import EventLog
+from tests.e2e.live import LiveServer
 from tests.support import SECRET, create_pg_database, drop_pg_database, token
 
 Json = dict[str, Any]

@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
+import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -199,7 +202,8 @@ class Log:
 # ------------------------------------------------------------ deployments
 
 
-def config(database_url: str, data_dir: Path) -> Config:
+def config_for(database_url: str, data_dir: Path) -> Config:
+    """The configuration of an in-process app on this database, signing with the tests' secret."""
     return Config(
         database_url=database_url,
         data_dir=data_dir,
@@ -231,7 +235,7 @@ async def fresh_database() -> AsyncIterator[str]:
 @asynccontextmanager
 async def in_process(database_url: str, data_dir: Path) -> AsyncIterator[Api]:
     """The app in this process, its lifespan running, over httpx's ASGI transport."""
-    app = create_app(config(database_url, data_dir))
+    app = create_app(config_for(database_url, data_dir))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mailreg.test") as http:
@@ -239,14 +243,14 @@ async def in_process(database_url: str, data_dir: Path) -> AsyncIterator[Api]:
 
 
 @dataclass
-class Process(ServerProcess):
-    """A ServerProcess whose output is drained, so that its access log never
-    fills the pipe and blocks it."""
+class LiveServer(ServerProcess):
+    """A ServerProcess whose output is drained (so a chatty server never
+    blocks on a full pipe) and kept for tests that read it."""
 
     output: list[str] = field(default_factory=list)
     _drainer: threading.Thread | None = None
 
-    def start(self, timeout: float = 20.0) -> Process:
+    def start(self, timeout: float = 45.0) -> LiveServer:
         super().start(timeout)
         assert self.process is not None and self.process.stdout is not None
         self._drainer = threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True)
@@ -258,17 +262,26 @@ class Process(ServerProcess):
             for line in stream:
                 self.output.append(line.decode(errors="replace"))
 
-    def stop(self, *args: Any, **kwargs: Any) -> int | None:
-        code = super().stop(*args, **kwargs)
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        code = super().stop(sig, timeout)
         if self._drainer is not None:
             self._drainer.join(5)
         return code
 
+    def wait_for_output(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(pattern, "".join(self.output), re.MULTILINE)
+            if match is not None:
+                return match
+            assert time.monotonic() < deadline, f"{pattern!r} not in output:\n{''.join(self.output)}"
+            time.sleep(0.05)
+
 
 @asynccontextmanager
-async def processes(count: int, database_url: str, folder: Path) -> AsyncIterator[list[Process]]:
+async def processes(count: int, database_url: str, folder: Path) -> AsyncIterator[list[LiveServer]]:
     """`count` real `mailreg serve` processes on one migrated database, started side by side."""
-    started = [Process(database_url=database_url, data_dir=folder / f"serve-{n}") for n in range(count)]
+    started = [LiveServer(database_url=database_url, data_dir=folder / f"serve-{n}") for n in range(count)]
     try:
         # A loaded machine can take many seconds to import the app: be patient.
         await asyncio.gather(*(asyncio.to_thread(process.start, 60) for process in started))

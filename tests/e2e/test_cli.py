@@ -16,8 +16,9 @@ from strawberry.extensions import SchemaExtension
 
 from tests.e2e import documents as doc
 from tests.e2e.api_client import GraphQLClient
-from tests.e2e.conftest import LiveServer, sqlite_url
+from tests.e2e.conftest import sqlite_url
 from tests.e2e.eventlog import EventLog
+from tests.e2e.live import LiveServer
 from tests.support import ROOT, create_pg_database, drop_pg_database
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.eventlog import EventLog
-from tests.e2e.live import ADMIN, Api, Process, differences, fold, manual
+from tests.e2e.live import ADMIN, Api, LiveServer, differences, fold, manual
 from tests.e2e.private_pg import START_WITHIN, announce, running_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -69,7 +69,7 @@ async def client(number: int, round: int, url: str, ledger: Ledger, stop: asynci
                 mine.append(server["id"])
 
 
-async def load_then_kill(server: Process, round: int, ledger: Ledger) -> None:
+async def load_then_kill(server: LiveServer, round: int, ledger: Ledger) -> None:
     stop = asyncio.Event()
     clients = [asyncio.create_task(client(n, round, server.url, ledger, stop)) for n in range(CLIENTS)]
     # Kill once this round has enough acknowledgements (bounded in time either way),
@@ -93,20 +93,20 @@ async def test_acknowledged_mutations_survive_kill_9_and_nothing_is_half_applied
     url = await running_cluster().create_database()
     ledger = Ledger()
     log = EventLog(url)
-    launched: list[Process] = []
+    launched: list[LiveServer] = []
 
-    async def start() -> Process:
-        launched.append(Process(database_url=url, data_dir=tmp_path / "serve"))
+    async def start() -> LiveServer:
+        launched.append(LiveServer(database_url=url, data_dir=tmp_path / "serve"))
         return await asyncio.to_thread(launched[-1].start, START_WITHIN)
 
     started = time.monotonic()
     try:
-        Process(database_url=url, data_dir=tmp_path).cli("migrate")
+        LiveServer(database_url=url, data_dir=tmp_path).cli("migrate")
         for round in range(ROUNDS):
             await load_then_kill(await start(), round, ledger)
         # `mailreg check` judges the log and read model exactly as the kills left them.
         check, server = await asyncio.gather(
-            asyncio.to_thread(Process(database_url=url, data_dir=tmp_path).cli, "check", check=False), start()
+            asyncio.to_thread(LiveServer(database_url=url, data_dir=tmp_path).cli, "check", check=False), start()
         )
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             listed = await Api(http).servers()

@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from tests.e2e.eventlog import EventLog
-from tests.e2e.live import ADMIN, Api, Process, Socket, differences, fold, manual
+from tests.e2e.live import ADMIN, Api, LiveServer, Socket, differences, fold, manual
 from tests.e2e.private_pg import START_WITHIN, announce, running_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -203,8 +203,8 @@ async def outage(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
     cluster = running_cluster()
     url = await cluster.create_database()
     folder = tmp_path_factory.mktemp("pg-crash")
-    server = Process(database_url=url, data_dir=folder / "a")
-    other = Process(database_url=url, data_dir=folder / "b")
+    server = LiveServer(database_url=url, data_dir=folder / "a")
+    other = LiveServer(database_url=url, data_dir=folder / "b")
     record = Outage()
     followers: list[Follower] = []
     log = EventLog(url)

@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from tests.e2e.eventlog import EventLog
-from tests.e2e.live import ADMIN, Process, Socket, manual
+from tests.e2e.live import ADMIN, LiveServer, Socket, manual
 from tests.e2e.private_pg import START_WITHIN, announce, running_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -57,7 +57,7 @@ class Shutdown:
 async def shutdown(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Shutdown:
     """SIGTERM while two websockets are open and a request is half-way through its body."""
     url = await running_cluster().create_database()
-    server = Process(database_url=url, data_dir=tmp_path_factory.mktemp("sigterm") / "serve")
+    server = LiveServer(database_url=url, data_dir=tmp_path_factory.mktemp("sigterm") / "serve")
     server.data_dir.mkdir()
     server.cli("migrate")
     await asyncio.to_thread(server.start, START_WITHIN)

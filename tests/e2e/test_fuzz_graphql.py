@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.graphql.schemas import GraphQLSchema
 
-from tests.e2e.live import Process
+from tests.e2e.live import LiveServer
 from tests.e2e.private_pg import START_WITHIN, announce
 from tests.support import ROOT, create_pg_database, drop_pg_database, token
 
@@ -32,9 +32,9 @@ sent: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
-async def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Process]:
+async def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
     url = await create_pg_database()
-    server = Process(database_url=url, data_dir=Path(tmp_path_factory.mktemp("fuzz")))
+    server = LiveServer(database_url=url, data_dir=Path(tmp_path_factory.mktemp("fuzz")))
     try:
         server.cli("migrate")
         server.start(START_WITHIN)
@@ -45,7 +45,7 @@ async def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 @pytest.fixture(scope="module")
-def live_schema(fuzz_server: Process, request: pytest.FixtureRequest) -> Iterator[GraphQLSchema]:
+def live_schema(fuzz_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[GraphQLSchema]:
     """The schema by introspection; afterwards the server must still be healthy."""
     started = time.monotonic()
     yield schemathesis.graphql.from_url(f"{fuzz_server.url}/graphql", headers=HEADERS, timeout=10)
@@ -61,7 +61,7 @@ def live_schema(fuzz_server: Process, request: pytest.FixtureRequest) -> Iterato
 @pytest.mark.parametrize("label", OPERATIONS)
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 def test_no_generated_request_breaks_the_server(
-    live_schema: GraphQLSchema, label: str, mode: GenerationMode, fuzz_server: Process
+    live_schema: GraphQLSchema, label: str, mode: GenerationMode, fuzz_server: LiveServer
 ) -> None:
     root, field = label.split(".")
     operation = live_schema[root][field]

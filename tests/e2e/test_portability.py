@@ -17,10 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from events.database import create_engine
-from events.portability import import_log
+from events.operations.portability import import_log
 from tests.e2e import documents as doc
 from tests.e2e.api_client import GraphQLClient
-from tests.e2e.conftest import LiveServer, migrated, sqlite_url
+from tests.e2e.conftest import migrated, sqlite_url
+from tests.e2e.live import LiveServer
 from tests.support import ServerProcess, create_pg_database, drop_pg_database, token
 
 pytestmark = pytest.mark.slow

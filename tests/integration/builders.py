@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.commands import AddServer, Command, IncomingInput, OutgoingInput
 from domain.events import Event, ServerAdded
 from domain.model import Incoming, Outgoing, Settings
-from domain.state import Registry
+from domain.state import ServerList
 from domain.values import ReceiveProtocol
 from events import store
-from events.registry import Request
+from events.application.service import Request
 from events.serialization import JsonDict
 from events.store import Metadata
 from events.tables import events as log_table
@@ -72,9 +72,9 @@ def request(*, actor: str = "integration-admin", key: str | None = None, command
     )
 
 
-def respond(registry: Registry, new_events: Sequence[Event]) -> JsonDict:
-    """A payload that moves with every later change, so a replay is recognisable."""
-    return {"listVersion": registry.list_version, "order": list(registry.order), "events": len(new_events)}
+def respond(server_list: ServerList, new_events: Sequence[Event]) -> JsonDict:
+    """A payload that moves with every later change, so a stored reply is recognisable."""
+    return {"listVersion": server_list.list_version, "order": list(server_list.order), "events": len(new_events)}
 
 
 async def last_position(engine: AsyncEngine) -> int:

@@ -1,4 +1,4 @@
-"""A long random history: the read model equals a rebuild and a replay, and the
+"""A long random history: the read model equals a rebuild and a fold, and the
 list at every position equals what the test tracked."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.commands import ChangeServer, RestoreServers
 from domain.model import Server
-from domain.state import Registry, replay
+from domain.state import ServerList, fold_events
 from events import projections, store
+from events.application.history import History
+from events.application.service import MailServerService
 from events.database import read_transaction, write_transaction
-from events.history import History
-from events.rebuild import rebuild
-from events.registry import MailServerRegistry
+from events.operations.rebuild import rebuild
 from tests.integration.builders import add_server, metadata, request, respond, server_added
 from tests.integration.play import Played
 
@@ -30,9 +30,9 @@ def settled(servers: tuple[Server, ...]) -> list[tuple[str, object, datetime]]:
     return [(s.id, s.settings, s.created_at) for s in servers]
 
 
-async def load(engine: AsyncEngine) -> tuple[int, Registry]:
+async def load(engine: AsyncEngine) -> tuple[int, ServerList]:
     async with read_transaction(engine) as conn:
-        return await projections.load_registry(conn)
+        return await projections.load_list(conn)
 
 
 class HistoryCases:
@@ -48,21 +48,19 @@ class HistoryCases:
         assert sum(played.rejected.values()) > 0
         assert len(played.states) > 200
 
-    async def test_the_read_model_equals_a_rebuild_and_a_replay_after_a_long_random_history(
-        self, played: Played
-    ) -> None:
+    async def test_the_read_model_equals_a_rebuild_and_a_fold_after_a_long_random_history(self, played: Played) -> None:
         engine = played.engine
         projected_at, projected = await load(engine)
         report = await rebuild(engine)
         rebuilt_at, rebuilt = await load(engine)
         async with engine.connect() as conn:
             log = await store.read(conn)
-        replayed = replay((e.event, e.meta) for e in log)
+        folded = fold_events((e.event, e.meta) for e in log)
 
-        assert projected.ordered() == rebuilt.ordered() == replayed.ordered() == played.final.ordered()
-        assert projected.list_version == rebuilt.list_version == replayed.list_version == played.final.list_version
+        assert projected.ordered() == rebuilt.ordered() == folded.ordered() == played.final.ordered()
+        assert projected.list_version == rebuilt.list_version == folded.list_version == played.final.list_version
         assert projected_at == rebuilt_at == log[-1].position
-        assert (report.events, report.servers) == (len(log), len(replayed.order))
+        assert (report.events, report.servers) == (len(log), len(folded.order))
 
     async def test_every_restore_brings_the_list_back_to_its_target(self, played: Played) -> None:
         assert played.restores
@@ -75,7 +73,7 @@ class HistoryCases:
         sample = sorted({*positions[::8], *played.restore_positions[::3], positions[0], positions[-1]})
         history = History(played.engine)
         for position in sample:
-            assert await history.registry_at(str(position)) == played.states[position], position
+            assert await history.list_at(str(position)) == played.states[position], position
 
     @pytest.mark.parametrize("every", [1, 7, 50])
     async def test_the_list_at_every_position_is_the_same_when_folded_from_snapshots(
@@ -84,7 +82,7 @@ class HistoryCases:
         history = History(played.engine, snapshot_every=every)
         # Ask from the newest position down, so later lookups start at inner snapshots.
         for position in sorted(played.states, reverse=True):
-            assert await history.registry_at(str(position)) == played.states[position], position
+            assert await history.list_at(str(position)) == played.states[position], position
 
     async def test_a_position_that_holds_no_event_has_no_list(self, played: Played) -> None:
         async with write_transaction(played.engine) as conn:
@@ -92,27 +90,27 @@ class HistoryCases:
             await conn.rollback()
         history = History(played.engine)
 
-        assert await history.registry_at(str(phantom.position)) is None
-        assert await history.registry_at(str(max(played.states) + 1000)) is None
+        assert await history.list_at(str(phantom.position)) is None
+        assert await history.list_at(str(max(played.states) + 1000)) is None
 
     async def test_a_restore_that_swaps_two_codes_keeps_every_intermediate_read_model_valid(
         self, fresh_engine: AsyncEngine
     ) -> None:
-        registry = MailServerRegistry(fresh_engine)
+        service = MailServerService(fresh_engine)
         a, b = add_server(), add_server()
         # Each code is the other server's id: parking on a server's own id must not collide either.
         a, b = replace(a, code=b.server_id), replace(b, code=a.server_id)
-        await registry.execute(a, request(), respond)
-        swap_from = (await registry.execute(b, request(), respond)).recorded[-1].position
+        await service.execute(a, request(), respond)
+        swap_from = (await service.execute(b, request(), respond)).recorded[-1].position
         for server_id, code in ((a.server_id, "temporary"), (b.server_id, a.code), (a.server_id, b.code)):
-            await registry.execute(ChangeServer(server_id=server_id, code=code), request(), respond)
-        target = await History(fresh_engine).registry_at(str(swap_from))
+            await service.execute(ChangeServer(server_id=server_id, code=code), request(), respond)
+        target = await History(fresh_engine).list_at(str(swap_from))
         assert target is not None
 
-        restored = await registry.execute(RestoreServers(target=target), request(), respond)
+        restored = await service.execute(RestoreServers(target=target), request(), respond)
 
         assert len(restored.recorded) == 3
-        now = (await registry.current()).registry
+        now = (await service.current()).server_list
         assert [(s.id, s.code) for s in now.ordered()] == [(a.server_id, a.code), (b.server_id, b.code)]
         _, projected = await load(fresh_engine)
         await rebuild(fresh_engine)
@@ -120,7 +118,7 @@ class HistoryCases:
 
     @pytest.mark.parametrize("cursor", MALFORMED)
     async def test_an_unknown_or_malformed_cursor_has_no_list(self, played: Played, cursor: str) -> None:
-        assert await History(played.engine).registry_at(cursor) is None
+        assert await History(played.engine).list_at(cursor) is None
 
     async def test_the_list_at_a_time_includes_every_event_that_occurred_until_then(
         self, fresh_engine: AsyncEngine
@@ -128,10 +126,10 @@ class HistoryCases:
         ids = await self.add_hourly(fresh_engine, 3)
         history = History(fresh_engine)
 
-        assert (await history.registry_at_time(T0 - timedelta(seconds=1))).order == ()
-        assert (await history.registry_at_time(T0)).order == tuple(ids[:1])
-        assert (await history.registry_at_time(T0 + timedelta(minutes=90))).order == tuple(ids[:2])
-        assert (await history.registry_at_time(T0 + timedelta(days=1))).order == tuple(ids)
+        assert (await history.list_at_time(T0 - timedelta(seconds=1))).order == ()
+        assert (await history.list_at_time(T0)).order == tuple(ids[:1])
+        assert (await history.list_at_time(T0 + timedelta(minutes=90))).order == tuple(ids[:2])
+        assert (await history.list_at_time(T0 + timedelta(days=1))).order == tuple(ids)
 
     async def test_the_list_at_a_time_given_with_an_offset_counts_events_by_instant(
         self, fresh_engine: AsyncEngine
@@ -139,7 +137,7 @@ class HistoryCases:
         ids = await self.add_hourly(fresh_engine, 3)
         half_past_ten_utc = (T0 + timedelta(minutes=30)).astimezone(timezone(timedelta(hours=2)))
 
-        assert (await History(fresh_engine).registry_at_time(half_past_ten_utc)).order == tuple(ids[:1])
+        assert (await History(fresh_engine).list_at_time(half_past_ten_utc)).order == tuple(ids[:1])
 
     @staticmethod
     async def add_hourly(engine: AsyncEngine, count: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""A long seeded random history played through MailServerRegistry, with the
+"""A long seeded random history played through MailServerService, with the
 state the test itself tracks after every event."""
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from domain.commands import (
 from domain.errors import MailServerError
 from domain.events import Event
 from domain.model import Server
-from domain.state import Registry, evolve
+from domain.state import ServerList, evolve
 from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
-from events.history import History
-from events.registry import MailServerRegistry, Request
+from events.application.history import History
+from events.application.service import MailServerService, Request
 from events.serialization import JsonDict
 from tests.integration.builders import new_id
 
@@ -41,10 +41,10 @@ AUTH = [m for m in SmtpAuthMethod if m is not SmtpAuthMethod.XOAUTH2]
 @dataclass
 class Played:
     engine: AsyncEngine
-    final: Registry = field(default_factory=Registry)
-    states: dict[int, Registry] = field(default_factory=dict)
+    final: ServerList = field(default_factory=ServerList)
+    states: dict[int, ServerList] = field(default_factory=dict)
     """The state the test tracked just after the event at each position."""
-    restores: list[tuple[Registry, Registry]] = field(default_factory=list)
+    restores: list[tuple[ServerList, ServerList]] = field(default_factory=list)
     """(target, state after the restore) of every restore that appended."""
     restore_positions: list[int] = field(default_factory=list)
     """Positions of the events restores appended (their intermediate states matter most)."""
@@ -131,13 +131,13 @@ def _change(rng: random.Random, server: Server) -> ChangeServer:
     return ChangeServer(server_id=server.id, outgoing=OutgoingInput(**out), incoming=IncomingInput(**inc), **extra)
 
 
-def _list_version(rng: random.Random, state: Registry) -> int | None:
+def _list_version(rng: random.Random, state: ServerList) -> int | None:
     if not _maybe(rng, 0.3):
         return None
     return state.list_version - (1 if _maybe(rng, 0.3) else 0)
 
 
-async def _command(rng: random.Random, kind: str, state: Registry, played: Played) -> Command:
+async def _command(rng: random.Random, kind: str, state: ServerList, played: Played) -> Command:
     if kind == "add" or (not state.order and kind in ("change", "reorder", "delete")):
         return _add(rng)
     if kind == "change":
@@ -152,26 +152,26 @@ async def _command(rng: random.Random, kind: str, state: Registry, played: Playe
         return DeleteServer(server_id=server.id, expected_version=expected)
     if kind == "delete all":
         return DeleteAllServers(expected_list_version=_list_version(rng, state))
-    target = await History(played.engine).registry_at(str(rng.choice(list(played.states) or [0])))
-    return RestoreServers(target=target or Registry(), expected_list_version=_list_version(rng, state))
+    target = await History(played.engine).list_at(str(rng.choice(list(played.states) or [0])))
+    return RestoreServers(target=target or ServerList(), expected_list_version=_list_version(rng, state))
 
 
 async def play(engine: AsyncEngine, rng: random.Random, commands: int) -> Played:
     """Run `commands` random commands; rejected ones are counted, not fatal."""
     played = Played(engine)
-    registry = MailServerRegistry(engine)
-    state = Registry()
+    service = MailServerService(engine)
+    state = ServerList()
     for _ in range(commands):
         kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
         command = await _command(rng, kind, state, played)
-        seen: list[Registry] = []
+        seen: list[ServerList] = []
 
-        def capture(after: Registry, _events: tuple[Event, ...] | Any, seen: list[Registry] = seen) -> JsonDict:
+        def capture(after: ServerList, _events: tuple[Event, ...] | Any, seen: list[ServerList] = seen) -> JsonDict:
             seen.append(after)
             return {}
 
         try:
-            outcome = await registry.execute(command, Request(actor="random-admin"), capture)
+            outcome = await service.execute(command, Request(actor="random-admin"), capture)
         except MailServerError:
             played.rejected[type(command).__name__] += 1
             continue

@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.commands import RestoreServers
-from domain.state import Registry, replay
-from events import portability, snapshots, store
-from events.history import History
+from domain.state import ServerList, fold_events
+from events import snapshots, store
+from events.application.history import History
+from events.application.service import MailServerService
+from events.operations import portability
+from events.operations.rebuild import rebuild
 from events.payload_fold import PayloadFold
 from events.payloads import read_rows
-from events.rebuild import rebuild
-from events.registry import MailServerRegistry
 from events.tables import history_snapshots
 from tests.integration.backends import Databases
 from tests.integration.builders import add_server, request, respond
@@ -44,9 +45,11 @@ async def stored(engine: AsyncEngine) -> dict[int, sa.Row[object]]:
     return {int(row.position): row for row in rows}
 
 
-async def listed_as(engine: AsyncEngine) -> dict[int, Registry]:
+async def listed_as(engine: AsyncEngine) -> dict[int, ServerList]:
     """Every stored snapshot, read back without the checks (to compare contents)."""
-    return {p: PayloadFold.decode(zlib.decompress(row.payload)).registry() for p, row in (await stored(engine)).items()}
+    return {
+        p: PayloadFold.decode(zlib.decompress(row.payload)).server_list() for p, row in (await stored(engine)).items()
+    }
 
 
 class SnapshotCases:
@@ -56,8 +59,8 @@ class SnapshotCases:
             rows = await read_rows(conn, after=0, limit=100_000)
         for row in rows:
             fold.apply(row.type, row.schema_version, row.data, row.stream_version, row.occurred_at)
-            assert fold.registry() == played.states[row.position], row.position
-            assert PayloadFold.decode(fold.encode()).registry() == played.states[row.position], row.position
+            assert fold.server_list() == played.states[row.position], row.position
+            assert PayloadFold.decode(fold.encode()).server_list() == played.states[row.position], row.position
 
     async def test_after_a_restart_every_position_reads_as_the_fold_from_zero_folding_few_events(
         self, played: Played
@@ -69,7 +72,7 @@ class SnapshotCases:
         random.Random(3).shuffle(positions)
         for position in positions:
             before = restarted.folded
-            assert await restarted.registry_at(str(position)) == played.states[position], position
+            assert await restarted.list_at(str(position)) == played.states[position], position
             assert restarted.folded - before <= 7, position
 
     async def test_rebuild_writes_the_missing_snapshots_holding_the_list_at_their_positions(
@@ -78,7 +81,7 @@ class SnapshotCases:
         await rebuild(short.engine, snapshot_every=EVERY)
         first = await stored(short.engine)
         assert sorted(first) == interval_ends(sorted(short.states), EVERY)
-        assert all(registry == short.states[p] for p, registry in (await listed_as(short.engine)).items())
+        assert all(listed == short.states[p] for p, listed in (await listed_as(short.engine)).items())
 
         async with short.engine.begin() as conn:
             await conn.execute(history_snapshots.delete().where(history_snapshots.c.position == min(first)))
@@ -98,10 +101,10 @@ class SnapshotCases:
         await portability.import_log(target, io.BytesIO("".join(lines).encode()), upgrade=False)
 
         assert sorted(await stored(target)) == interval_ends(sorted(short.states), EVERY)
-        assert all(registry == short.states[p] for p, registry in (await listed_as(target)).items())
+        assert all(listed == short.states[p] for p, listed in (await listed_as(target)).items())
         restarted = History(target)
         for position, state in short.states.items():
-            assert await restarted.registry_at(str(position)) == state, position
+            assert await restarted.list_at(str(position)) == state, position
 
     async def test_a_missing_or_damaged_snapshot_is_never_trusted_and_is_written_again(self, short: Played) -> None:
         engine = short.engine
@@ -121,7 +124,7 @@ class SnapshotCases:
             await conn.execute(history_snapshots.delete().where(history_snapshots.c.position == missing))
         restarted = History(engine, snapshot_every=EVERY)
         for position, state in sorted(short.states.items()):
-            assert await restarted.registry_at(str(position)) == state, position
+            assert await restarted.list_at(str(position)) == state, position
 
         assert not {garbled, swapped, missing} & set(await stored(engine))
         written, _ = await snapshots.backfill(engine, EVERY)
@@ -136,16 +139,16 @@ class SnapshotCases:
         bogus = snapshots.row_of(ghost, PayloadFold())
         async with engine.begin() as conn:
             await conn.execute(history_snapshots.insert(), [bogus])
-        registry = MailServerRegistry(engine)
+        service = MailServerService(engine)
         appended = []
         for n in range(4):
-            outcome = await registry.execute(add_server(code=f"ghost-{n}"), request(), respond)
+            outcome = await service.execute(add_server(code=f"ghost-{n}"), request(), respond)
             appended.extend(outcome.recorded)
         positions = [e.position for e in appended]
         assert last + 2 in positions
 
         for position in positions:
-            got = await History(engine, snapshot_every=EVERY).registry_at(str(position))
+            got = await History(engine, snapshot_every=EVERY).list_at(str(position))
             assert got == await _fold_from_zero(engine, position), position
         assert last + 2 not in await stored(engine)
 
@@ -153,15 +156,15 @@ class SnapshotCases:
         engine = short.engine
         await snapshots.backfill(engine, EVERY)
         target_position = sorted(short.states)[len(short.states) // 2]
-        target = await History(engine, snapshot_every=EVERY).registry_at(str(target_position))
+        target = await History(engine, snapshot_every=EVERY).list_at(str(target_position))
         assert target == short.states[target_position]
 
-        await MailServerRegistry(engine).execute(RestoreServers(target=target), request(), respond)
+        await MailServerService(engine).execute(RestoreServers(target=target), request(), respond)
 
-        current = (await MailServerRegistry(engine).current()).registry
+        current = (await MailServerService(engine).current()).server_list
         assert [(s.id, s.settings) for s in current.ordered()] == [(s.id, s.settings) for s in target.ordered()]
         last = await _last(engine)
-        assert await History(engine, snapshot_every=EVERY).registry_at(str(last)) == current
+        assert await History(engine, snapshot_every=EVERY).list_at(str(last)) == current
 
 
 async def _row_at(engine: AsyncEngine, position: int) -> snapshots.StoredRow:
@@ -170,10 +173,10 @@ async def _row_at(engine: AsyncEngine, position: int) -> snapshots.StoredRow:
     return row
 
 
-async def _fold_from_zero(engine: AsyncEngine, position: int) -> Registry:
+async def _fold_from_zero(engine: AsyncEngine, position: int) -> ServerList:
     async with engine.connect() as conn:
         log = await store.read(conn, until=position)
-    return replay((e.event, e.meta) for e in log)
+    return fold_events((e.event, e.meta) for e in log)
 
 
 async def _last(engine: AsyncEngine) -> int:

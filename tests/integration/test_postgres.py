@@ -5,12 +5,12 @@ import pytest
 from tests.integration.backends import Postgres
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
-from tests.integration.registry_cases import RegistryCases
+from tests.integration.service_cases import ServiceCases
 from tests.integration.snapshot_cases import SnapshotCases
 from tests.integration.store_cases import StoreCases
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgres(StoreCases, RegistryCases, IdempotencyCases, HistoryCases, SnapshotCases):
+class TestPostgres(StoreCases, ServiceCases, IdempotencyCases, HistoryCases, SnapshotCases):
     backend = Postgres()

@@ -3,10 +3,10 @@
 from tests.integration.backends import Sqlite
 from tests.integration.history_cases import HistoryCases
 from tests.integration.idempotency_cases import IdempotencyCases
-from tests.integration.registry_cases import RegistryCases
+from tests.integration.service_cases import ServiceCases
 from tests.integration.snapshot_cases import SnapshotCases
 from tests.integration.store_cases import StoreCases
 
 
-class TestSqlite(StoreCases, RegistryCases, IdempotencyCases, HistoryCases, SnapshotCases):
+class TestSqlite(StoreCases, ServiceCases, IdempotencyCases, HistoryCases, SnapshotCases):
     backend = Sqlite()

@@ -13,7 +13,7 @@ from domain.decide import decide
 from domain.errors import ErrorCode, MailServerError, Problem
 from domain.events import Event, EventMeta, ServerAdded, stream_of
 from domain.model import Incoming, Outgoing, Settings, fields, from_fields, oauth_servers
-from domain.state import Registry, replay
+from domain.state import ServerList, fold_events
 from domain.values import OAuthProvider, ReceiveProtocol
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -48,8 +48,8 @@ class Log:
             self.records.append((event, meta))
 
     @property
-    def state(self) -> Registry:
-        return replay(self.records)
+    def state(self) -> ServerList:
+        return fold_events(self.records)
 
     def run(self, command: Command) -> tuple[Event, ...]:
         """Decide `command` on the current state and append what comes out."""
@@ -58,7 +58,7 @@ class Log:
         return events
 
 
-def given(*events: Event) -> Registry:
+def given(*events: Event) -> ServerList:
     return Log(*events).state
 
 
@@ -143,7 +143,7 @@ def problem(path: str, code: ErrorCode) -> Problem:
     return Problem(tuple(path.split(".")), code)
 
 
-def problems_raised(command: Command, state: Registry) -> list[Problem]:
+def problems_raised(command: Command, state: ServerList) -> list[Problem]:
     with pytest.raises(MailServerError) as raised:
         decide(command, state)
     return sorted(raised.value.problems, key=repr)
@@ -153,5 +153,5 @@ def problems(*pairs: tuple[str, ErrorCode]) -> list[Problem]:
     return sorted((problem(path, code) for path, code in pairs), key=repr)
 
 
-def codes_of(state: Registry) -> list[str]:
+def codes_of(state: ServerList) -> list[str]:
     return [server.code for server in state.ordered()]

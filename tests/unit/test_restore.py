@@ -17,7 +17,7 @@ from domain.events import (
     ServersReordered,
     changes_membership_or_order,
 )
-from domain.state import Registry, evolve, replay
+from domain.state import ServerList, evolve, fold_events
 
 from .builders import GOOGLE, IMAP4, Log, add, added, at, change, manual, oauth, problems, problems_raised
 
@@ -29,7 +29,7 @@ def restored(log, target, expected_list_version=None):
     events = decide(RestoreServers(target=target, expected_list_version=expected_list_version), log.state)
     start = len(log.records)
     log.append(*events)
-    state = replay(log.records[:start])
+    state = fold_events(log.records[:start])
     for index, (event, meta) in enumerate(log.records[start:]):
         state = evolve(state, event, meta)
         assert_valid(state)
@@ -44,7 +44,7 @@ def assert_valid(state):
     assert sorted(state.order) == sorted(state.servers)
 
 
-def snapshot(state):
+def listed(state):
     return state.order, {i: (s.settings, s.created_at) for i, s in state.servers.items()}
 
 
@@ -121,7 +121,7 @@ SCENARIOS = {
 def test_a_restore_brings_back_the_target_through_valid_states(setup, commands):
     log, target = history_then(setup, *commands)
     restored(log, target)
-    assert snapshot(log.state) == snapshot(target)
+    assert listed(log.state) == listed(target)
 
 
 @pytest.mark.parametrize(("setup", "commands"), SCENARIOS.values(), ids=SCENARIOS.keys())
@@ -237,7 +237,7 @@ def test_a_restore_with_a_stale_expected_list_version_is_a_conflict(expected_lis
 def test_a_restore_with_the_current_expected_list_version_goes_through():
     log, target = history_then(THREE, DeleteServer(server_id="s1"))
     restored(log, target, expected_list_version=4)
-    assert snapshot(log.state) == snapshot(target)
+    assert listed(log.state) == listed(target)
 
 
 # Random histories. Codes overlap server ids on purpose: a restore may not
@@ -256,7 +256,7 @@ OPERATIONS = st.one_of(
 )
 
 
-def commands_for(operation, state: Registry, fresh_id: str) -> list:
+def commands_for(operation, state: ServerList, fresh_id: str) -> list:
     kind, *args = operation
     order = state.order
     if kind == "add":
@@ -301,5 +301,5 @@ def test_a_restore_after_any_history_brings_back_the_target_through_valid_states
     target = log.state
     run_all(log, after)
     restored(log, target)
-    assert snapshot(log.state) == snapshot(target)
+    assert listed(log.state) == listed(target)
     assert decide(RestoreServers(target=target), log.state) == ()

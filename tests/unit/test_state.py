@@ -2,7 +2,7 @@ import pytest
 
 from domain.commands import DeleteAllServers, DeleteServer, ReorderServers
 from domain.events import EventMeta, ServerAdded, ServersReordered
-from domain.state import Registry, evolve, replay
+from domain.state import ServerList, evolve, fold_events
 
 from .builders import Log, add, added, at, change, manual
 
@@ -53,7 +53,7 @@ def test_updated_at_moves_only_with_the_servers_own_events():
 
 
 def test_a_server_added_back_keeps_the_creation_time_it_carries():
-    state = replay(
+    state = fold_events(
         [
             (
                 ServerAdded(server_id="s1", settings=manual(), created_at=at(-100)),
@@ -65,11 +65,11 @@ def test_a_server_added_back_keeps_the_creation_time_it_carries():
     assert (server.created_at, server.updated_at, server.version) == (at(-100), at(7), 5)
 
 
-def test_evolving_event_by_event_equals_replaying_the_log():
+def test_evolving_event_by_event_equals_folding_the_log():
     log = Log()
     for command, _ in STEPS:
         log.run(command)
-    state = Registry()
+    state = ServerList()
     for event, meta in log.records:
         state = evolve(state, event, meta)
     assert state == log.state
@@ -86,13 +86,13 @@ def test_evolve_leaves_the_state_it_was_given_alone():
     assert (after.order, after.list_version) == (("s2", "s1"), 3)
 
 
-def test_replay_continues_from_a_given_state():
+def test_a_fold_continues_from_a_given_state():
     log = Log(added("s1", code="A"), added("s2", code="B"), added("s3", code="C"))
     head, tail = log.records[:1], log.records[1:]
-    assert replay(tail, replay(head)) == log.state
+    assert fold_events(tail, fold_events(head)) == log.state
 
 
-def test_the_registry_finds_servers_by_code_and_position():
+def test_the_server_list_finds_servers_by_code_and_position():
     state = Log(added("s1", code="A"), added("s2", code="B")).state
     assert [s.id for s in state.ordered()] == ["s1", "s2"]
     assert state.holder_of("B").id == "s2"

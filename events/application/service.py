@@ -16,15 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.commands import Command
 from domain.decide import decide
 from domain.errors import IdempotencyKeyReusedError
-from domain.events import AllServersDeleted, Event, ServersReordered, stream_of
-from domain.state import Fold, Registry
+from domain.events import Event, stream_of
+from domain.state import Fold, ServerList, touched
 from events import projections, store
 from events.database import event_time, locked_checkpoint, read_transaction, write_transaction
 from events.serialization import JsonDict
 from events.store import Metadata, RecordedEvent
 from events.tables import idempotency_keys
 
-Respond = Callable[[Registry, Sequence[Event]], JsonDict]
+Respond = Callable[[ServerList, Sequence[Event]], JsonDict]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,73 +37,67 @@ class Request:
     fingerprint: JsonDict = field(default_factory=dict)
 
     def request_hash(self) -> str:
+        """A digest of the request's fingerprint, equal for equal requests."""
         text = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
+    """What a command did: the response, the events recorded, and whether it was a retry."""
+
     response: JsonDict
     recorded: tuple[RecordedEvent, ...]
-    replayed: bool
+    retried: bool
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class CurrentList:
+    """The server list as of the committed event at `position`."""
+
     position: int
-    registry: Registry
+    server_list: ServerList
 
 
-def touched(event: Event, before: Registry) -> list[str]:
-    """The servers a list-wide event touched, beyond its own stream."""
-    match event:
-        case ServersReordered():
-            return [i for n, i in enumerate(event.after, start=1) if before.position_of(i) != n]
-        case AllServersDeleted():
-            return list(event.server_ids)
-        case _:
-            return []
-
-
-class MailServerRegistry:
+class MailServerService:
     """Runs commands against the log and serves the current list."""
 
     def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None):
         self.engine = engine
         self._write_lock = asyncio.Lock()
-        self._snapshot: Snapshot | None = None
+        self._current: CurrentList | None = None
         self._on_commit = on_commit
 
-    async def current(self) -> Snapshot:
+    async def current(self) -> CurrentList:
         """The list as of the newest committed event (reads its own writes,
         and other instances' writes, by checking the projection's position)."""
         async with self.engine.connect() as conn:
             position, _ = await projections.checkpoint(conn)
-        cached = self._snapshot
+        cached = self._current
         if cached is not None and cached.position == position:
             return cached
         async with read_transaction(self.engine) as conn:
-            snapshot = Snapshot(*await projections.load_registry(conn))
-        self._remember(snapshot)
-        return snapshot
+            current = CurrentList(*await projections.load_list(conn))
+        self._remember(current)
+        return current
 
-    def _remember(self, snapshot: Snapshot) -> None:
-        if self._snapshot is None or snapshot.position >= self._snapshot.position:
-            self._snapshot = snapshot
+    def _remember(self, current: CurrentList) -> None:
+        if self._current is None or current.position >= self._current.position:
+            self._current = current
 
     async def execute(self, command: Command, request: Request, respond: Respond) -> Outcome:
         """Decide and append in one transaction. A rejected command raises its
         MailServerError and leaves no trace, not even its idempotency key."""
         async with self._write_lock, write_transaction(self.engine) as conn:
             if request.idempotency_key is not None:
-                replay = await self._replay(conn, request)
-                if replay is not None:
-                    return Outcome(response=replay, recorded=(), replayed=True)
+                stored = await self._stored_reply(conn, request)
+                if stored is not None:
+                    return Outcome(response=stored, recorded=(), retried=True)
             position, _ = locked_checkpoint(conn)
-            cached = self._snapshot
+            cached = self._current
             if cached is None or cached.position != position:
-                cached = Snapshot(*await projections.load_registry(conn))
-            state = cached.registry
+                cached = CurrentList(*await projections.load_list(conn))
+            state = cached.server_list
             new_events = decide(command, state)
             metadata = Metadata(
                 actor=request.actor, correlation_id=request.correlation_id, occurred_at=event_time(conn)
@@ -137,12 +131,12 @@ class MailServerRegistry:
                         created_at=metadata.occurred_at,
                     )
                 )
-        self._remember(Snapshot(position, after))
+        self._remember(CurrentList(position, after))
         if recorded and self._on_commit is not None:
             self._on_commit(recorded)
-        return Outcome(response=response, recorded=tuple(recorded), replayed=False)
+        return Outcome(response=response, recorded=tuple(recorded), retried=False)
 
-    async def _replay(self, conn: Any, request: Request) -> JsonDict | None:
+    async def _stored_reply(self, conn: Any, request: Request) -> JsonDict | None:
         row = (
             await conn.execute(
                 sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(

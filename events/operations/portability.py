@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import migrate, projections, snapshots, store
-from events.check import LogVerifier, schema_problem
-from events.database import is_sqlite, read_transaction, write_transaction
+from events.database import read_transaction, write_transaction
+from events.dialect import dialect_of
+from events.operations.check import LogVerifier, schema_problem
 from events.serialization import utc
 from events.store import RecordedEvent
 from events.tables import event_links, events, history_snapshots
@@ -47,6 +48,8 @@ class LineError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
+    """What an import wrote."""
+
     events: int
     streams: int
     servers: int
@@ -74,8 +77,8 @@ def to_line(entry: RecordedEvent) -> str:
 
 
 async def export(engine: AsyncEngine, write: Callable[[str], object]) -> int:
-    """Write every event, oldest first, one line each, from one consistent
-    snapshot read in batches. Returns how many."""
+    """Write every event, oldest first, one line each, from one
+    consistent view read in batches. Returns how many."""
     count, after = 0, 0
     async with read_transaction(engine) as conn:
         while batch := await store.read(conn, after=after, limit=BATCH):
@@ -190,30 +193,26 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
         await _refuse_unless_empty(conn)
         # Snapshots of whatever log this database held before cannot describe this one.
         await conn.execute(history_snapshots.delete())
-        replay = await _write(conn, source)
-        registry = replay.fold.freeze()
-        await projections.replace_all(conn, registry, replay.last_position, replay.last_occurred_at)
-        if not is_sqlite(engine) and replay.last_position:
-            # Positions were given, not drawn: move the identity past them for later appends.
-            await conn.execute(
-                sa.text("SELECT setval(pg_get_serial_sequence('events', 'position'), :last)"),
-                {"last": replay.last_position},
-            )
+        verifier = await _write(conn, source)
+        server_list = verifier.fold.freeze()
+        await projections.replace_all(conn, server_list, verifier.last_position, verifier.last_occurred_at)
+        if verifier.last_position:
+            await dialect_of(engine).move_identity_past(conn, verifier.last_position)
             # Wake the live feeds of any running instance, as an append would.
-            await projections.save_checkpoint(conn, replay.last_position, registry.list_version, notify=True)
+            await projections.save_checkpoint(conn, verifier.last_position, server_list.list_version, notify=True)
     await snapshots.backfill(engine)
     return ImportReport(
-        replay.count, len(replay.versions), len(registry.order), registry.list_version, replay.last_position
+        verifier.count, len(verifier.versions), len(server_list.order), server_list.list_version, verifier.last_position
     )
 
 
 async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
-    replay = LogVerifier()
+    verifier = LogVerifier()
     rows: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     for where, entry in _entries(source):
-        touched = None if isinstance(entry, LineError) else replay.feed(entry, where)
-        if isinstance(entry, LineError) or touched is None or replay.problems.count:
+        touched = None if isinstance(entry, LineError) else verifier.feed(entry, where)
+        if isinstance(entry, LineError) or touched is None or verifier.problems.count:
             raise ImportRefusedError([f"{where}: the input changed while it was imported"])
         rows.append(
             {
@@ -232,7 +231,7 @@ async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
         if len(rows) >= BATCH:
             await _flush(conn, rows, links)
     await _flush(conn, rows, links)
-    return replay
+    return verifier
 
 
 async def _flush(conn: AsyncConnection, rows: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.state import Registry
+from domain.state import ServerList
 from events import snapshots, store
 from events.payload_fold import PayloadFold
 from events.payloads import read_rows
@@ -54,17 +54,17 @@ class History:
         self.folded = 0
         """How many events lookups have folded on top of snapshots, all told."""
 
-    async def registry_at(self, cursor: str) -> Registry | None:
+    async def list_at(self, cursor: str) -> ServerList | None:
         """The list just after the event at `cursor`; None for an unknown position."""
         fold = await self.fold_at(cursor)
-        return None if fold is None else fold.registry()
+        return None if fold is None else fold.server_list()
 
-    async def registry_at_time(self, at: datetime) -> Registry:
+    async def list_at_time(self, at: datetime) -> ServerList:
         """The list including every event with occurred_at <= at."""
-        return (await self.fold_at_time(at)).registry()
+        return (await self.fold_at_time(at)).server_list()
 
     async def fold_at(self, cursor: str) -> PayloadFold | None:
-        """registry_at as a fold (cheaper when only read); None for an unknown position."""
+        """list_at as a fold (cheaper when only read); None for an unknown position."""
         position = parse_cursor(cursor)
         if position is None:
             return None
@@ -74,7 +74,7 @@ class History:
             return await self._at(conn, position)
 
     async def fold_at_time(self, at: datetime) -> PayloadFold:
-        """registry_at_time as a fold. Event times never go backwards along
+        """list_at_time as a fold. Event times never go backwards along
         positions (see events.database.event_time), so the events up to a time
         are a prefix of the log."""
         async with self.engine.connect() as conn:

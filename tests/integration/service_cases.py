@@ -1,4 +1,4 @@
-"""MailServerRegistry on several engines, as several API instances would run it."""
+"""MailServerService on several engines, as several API instances would run it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.commands import ChangeServer, Command, DeleteServer, ReorderServers
 from domain.errors import MailServerError
 from domain.model import Server
-from events.registry import MailServerRegistry, Outcome
+from events.application.service import MailServerService, Outcome
 from tests.integration.backends import Databases, url_of
 from tests.integration.builders import (
     add_server,
@@ -35,16 +35,16 @@ REJECTED: dict[str, Callable[[Server], Command]] = {
 }
 
 
-async def add(registry: MailServerRegistry) -> Server:
+async def add(service: MailServerService) -> Server:
     command = add_server()
-    await registry.execute(command, request(), respond)
-    return (await registry.current()).registry.servers[command.server_id]
+    await service.execute(command, request(), respond)
+    return (await service.current()).server_list.servers[command.server_id]
 
 
-class RegistryCases:
-    async def instances(self, engine: AsyncEngine, databases: Databases) -> list[MailServerRegistry]:
+class ServiceCases:
+    async def instances(self, engine: AsyncEngine, databases: Databases) -> list[MailServerService]:
         """Registries on engines of their own, each with a warm cache."""
-        registries = [MailServerRegistry(databases.open(url_of(engine))) for _ in range(INSTANCES)]
+        registries = [MailServerService(databases.open(url_of(engine))) for _ in range(INSTANCES)]
         await asyncio.gather(*(r.current() for r in registries))
         return registries
 
@@ -66,13 +66,13 @@ class RegistryCases:
         assert all(isinstance(e, MailServerError) for e in failed), failed
         assert all(problems_of(e) == [(("code",), "CODE_ALREADY_EXISTS")] for e in failed)
         assert await count_events(engine, [c.server_id for c in commands]) == 1
-        holders = [s.id for s in (await registries[0].current()).registry.ordered() if s.code == code]
+        holders = [s.id for s in (await registries[0].current()).server_list.ordered() if s.code == code]
         assert holders == succeeded
 
     async def test_concurrent_changes_of_different_servers_without_expected_versions_all_succeed(
         self, engine: AsyncEngine, databases: Databases
     ) -> None:
-        ids = [(await add(MailServerRegistry(engine))).id for _ in range(INSTANCES)]
+        ids = [(await add(MailServerService(engine))).id for _ in range(INSTANCES)]
         registries = await self.instances(engine, databases)
 
         results = await asyncio.gather(
@@ -84,13 +84,13 @@ class RegistryCases:
         )
 
         assert all(isinstance(r, Outcome) and len(r.recorded) == 1 for r in results), results
-        servers = (await MailServerRegistry(engine).current()).registry.servers
+        servers = (await MailServerService(engine).current()).server_list.servers
         assert [(servers[i].name, servers[i].version) for i in ids] == [(f"Renamed {i}", 2) for i in ids]
 
     async def test_of_concurrent_changes_with_one_expected_version_exactly_one_succeeds(
         self, engine: AsyncEngine, databases: Databases
     ) -> None:
-        server = await add(MailServerRegistry(engine))
+        server = await add(MailServerService(engine))
         registries = await self.instances(engine, databases)
 
         results = await asyncio.gather(
@@ -114,24 +114,24 @@ class RegistryCases:
     async def test_a_rejected_command_appends_nothing_and_leaves_no_idempotency_key(
         self, engine: AsyncEngine, rejection: str
     ) -> None:
-        registry = MailServerRegistry(engine)
-        held = await add(registry)
-        before, last = await registry.current(), await last_position(engine)
+        service = MailServerService(engine)
+        held = await add(service)
+        before, last = await service.current(), await last_position(engine)
         command, key = REJECTED[rejection](held), new_id("key")
 
         with pytest.raises(MailServerError):
-            await registry.execute(command, request(actor="rejected-admin", key=key, command=command), respond)
+            await service.execute(command, request(actor="rejected-admin", key=key, command=command), respond)
 
         assert await last_position(engine) == last
         assert not await remembered(engine, "rejected-admin", key)
-        assert await MailServerRegistry(engine).current() == before
+        assert await MailServerService(engine).current() == before
 
     async def test_a_command_that_changes_nothing_appends_nothing(self, engine: AsyncEngine) -> None:
-        registry = MailServerRegistry(engine)
-        server = await add(registry)
+        service = MailServerService(engine)
+        server = await add(service)
         last = await last_position(engine)
 
-        outcome = await registry.execute(ChangeServer(server_id=server.id, name=server.name), request(), respond)
+        outcome = await service.execute(ChangeServer(server_id=server.id, name=server.name), request(), respond)
 
         assert outcome.recorded == ()
         assert await last_position(engine) == last
@@ -139,17 +139,17 @@ class RegistryCases:
     async def test_a_write_through_one_instance_is_read_at_once_through_another(
         self, engine: AsyncEngine, databases: Databases
     ) -> None:
-        a, b = MailServerRegistry(engine), MailServerRegistry(databases.open(url_of(engine)))
+        a, b = MailServerService(engine), MailServerService(databases.open(url_of(engine)))
         await b.current()
         command = add_server()
 
         added = await a.execute(command, request(), respond)
         seen = await b.current()
-        assert command.server_id in seen.registry.servers
+        assert command.server_id in seen.server_list.servers
         assert seen.position == added.recorded[-1].position
 
         await a.execute(ChangeServer(server_id=command.server_id, name="Renamed by A"), request(), respond)
-        assert (await b.current()).registry.servers[command.server_id].name == "Renamed by A"
+        assert (await b.current()).server_list.servers[command.server_id].name == "Renamed by A"
 
         await b.execute(DeleteServer(server_id=command.server_id), request(), respond)
-        assert command.server_id not in (await a.current()).registry.servers
+        assert command.server_id not in (await a.current()).server_list.servers

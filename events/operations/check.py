@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,10 +20,9 @@ from domain.events import (
     stream_of,
 )
 from domain.model import fields
-from domain.state import Fold, Registry
+from domain.state import Fold, ServerList, touched
 from events import migrate, projections, store
 from events.database import read_transaction
-from events.registry import touched
 from events.serialization import UnreadablePayloadError, from_payload, utc
 from events.store import RecordedEvent
 from events.tables import SERVER_LIST, event_links, projection_state, servers
@@ -34,16 +33,20 @@ KEPT = 200
 
 
 class Problems:
+    """Problems found, the first KEPT word for word and the rest counted."""
+
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.count = 0
 
     def add(self, problem: str) -> None:
+        """Count a problem, keeping its words while there is room."""
         self.count += 1
         if len(self.kept) < KEPT:
             self.kept.append(problem)
 
     def lines(self) -> list[str]:
+        """The kept problems, then how many more there are."""
         more = self.count - len(self.kept)
         return self.kept + ([f"... and {more} more"] if more else [])
 
@@ -91,7 +94,7 @@ class LogVerifier:
             self._stop(where, f"a {entry.type} for {stream_of(event)} stored on stream {entry.stream_id}")
             return None
         # A view of the fold, not a copy: read it only before `apply`.
-        before = Registry(servers=self.fold.servers, order=tuple(self.fold.order))
+        before = ServerList(servers=self.fold.servers, order=tuple(self.fold.order))
         broken = self._broken_rule(event, before)
         if broken is not None:
             self._stop(where, f"{entry.type}: {broken}")
@@ -122,7 +125,7 @@ class LogVerifier:
             self.folding = False
             self.problems.add(f"{where}: the list is not folded past this event")
 
-    def _broken_rule(self, event: Event, before: Registry) -> str | None:
+    def _broken_rule(self, event: Event, before: ServerList) -> str | None:
         live = before.servers
         match event:
             case ServerAdded():
@@ -157,6 +160,8 @@ class LogVerifier:
                 if set(event.server_ids) != set(before.order):
                     return f"deletes {list(event.server_ids)}, the list held {list(before.order)}"
                 return None
+            case _:
+                assert_never(event)
 
     def _taken(self, code: str, server_id: str) -> str | None:
         holder = self._codes.get(code)
@@ -176,10 +181,14 @@ class LogVerifier:
                 self._codes.clear()
             case ServersReordered():
                 pass
+            case _:
+                assert_never(event)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckReport:
+    """What `mailreg check` found: counts, and the problems if any."""
+
     events: int
     streams: int
     servers: int
@@ -189,9 +198,11 @@ class CheckReport:
 
     @property
     def consistent(self) -> bool:
+        """Whether the check found no problem."""
         return self.problem_count == 0
 
     def summary(self) -> str:
+        """The counts in one line."""
         return f"{self.events} events, {self.streams} streams, {self.servers} servers"
 
 
@@ -206,7 +217,7 @@ async def schema_problem(engine: AsyncEngine) -> str | None:
 
 async def check(engine: AsyncEngine) -> CheckReport:
     """Verify the whole log and compare the read model with a rebuild, all in
-    one snapshot, reading the log in batches."""
+    one consistent view, reading the log in batches."""
     problem = await schema_problem(engine)
     if problem is not None:
         return CheckReport(0, 0, 0, (problem,), 1)
@@ -227,14 +238,14 @@ async def check(engine: AsyncEngine) -> CheckReport:
             after = batch[-1].position
         for position, streams in sorted((await _links(conn, after, None)).items()):
             problems.add(f"event_links: position {position} has no event (streams {sorted(streams)})")
-        registry = verifier.fold.freeze()
+        server_list = verifier.fold.freeze()
         if verifier.folding:
-            for line in await _read_model_problems(conn, registry, verifier):
+            for line in await _read_model_problems(conn, server_list, verifier):
                 problems.add(f"read model: {line}")
         else:
             problems.add("read model: not compared, the log could not be folded")
     return CheckReport(
-        verifier.count, len(verifier.versions), len(registry.order), tuple(problems.lines()), problems.count
+        verifier.count, len(verifier.versions), len(server_list.order), tuple(problems.lines()), problems.count
     )
 
 
@@ -248,7 +259,7 @@ async def _links(conn: AsyncConnection, after: int, until: int | None) -> dict[i
     return grouped
 
 
-async def _read_model_problems(conn: AsyncConnection, rebuilt: Registry, log: LogVerifier) -> list[str]:
+async def _read_model_problems(conn: AsyncConnection, rebuilt: ServerList, log: LogVerifier) -> list[str]:
     problems: list[str] = []
     state = (
         await conn.execute(

@@ -19,6 +19,8 @@ BATCH = 10000
 
 @dataclass(frozen=True, slots=True)
 class RebuildReport:
+    """What a rebuild folded, and how long it took."""
+
     events: int
     servers: int
     list_version: int
@@ -51,7 +53,7 @@ class _Writes:
 
 
 async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> RebuildReport:
-    """Fold every event into a fresh registry, then swap it in under the write
+    """Fold every event into a fresh server list, then swap it in under the write
     lock after catching up with whatever was appended meanwhile. Writes the
     history snapshots that are missing on the way."""
     started = time.perf_counter()
@@ -70,9 +72,9 @@ async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> 
                 for row in batch:
                     recorder.feed(row)
                 after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
-            registry = recorder.fold.registry()
-            await projections.replace_all(conn, registry, after, last_time)
+            server_list = recorder.fold.server_list()
+            await projections.replace_all(conn, server_list, after, last_time)
         await writes.send(recorder)
     finally:
         await writes.wait()
-    return RebuildReport(count, len(registry.order), registry.list_version, time.perf_counter() - started)
+    return RebuildReport(count, len(server_list.order), server_list.list_version, time.perf_counter() - started)
