@@ -24,7 +24,6 @@ def _config() -> Config:
         raise typer.Exit(2) from None
 
 
-@app.command()
 def _tune_garbage_collection() -> None:
     # A history view or a list read makes tens of thousands of short-lived
     # objects; with the default threshold (700) the cyclic collector runs many
@@ -35,6 +34,7 @@ def _tune_garbage_collection() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+@app.command()
 def serve() -> None:
     """Run the API server (uvicorn) on MAILREG_HOST:MAILREG_PORT."""
     import uvicorn
