@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from events import snapshots
+
 MIN_SECRET_BYTES = 32
 
 
@@ -44,6 +46,10 @@ class Config:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
             raise ConfigError("MAILREG_PORT must be a number") from None
+        try:
+            snapshots.interval()  # read where it is used; checked here so a bad value stops the start
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         return cls(
             database_url=url,
             data_dir=data_dir,
