@@ -26,10 +26,10 @@ def _config() -> Config:
 
 def _tune_garbage_collection() -> None:
     # A history view or a list read makes tens of thousands of short-lived
-    # objects; with the default threshold (700) the cyclic collector runs many
-    # times per request and walks the whole heap of modules and the schema
-    # each time (a third of a point-in-time view's CPU). Objects alive now are
-    # moved out of its reach, and it runs after 50,000 new objects instead.
+    # objects, a rebuild millions; with the default threshold (700) the cyclic
+    # collector runs many times per request and walks the whole heap of modules
+    # and the schema each time (a third of a point-in-time view's CPU). Objects
+    # alive now are moved out of its reach, and it runs after 50,000 new objects.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
@@ -139,6 +139,7 @@ def rebuild_projections() -> None:
     from events.operations.rebuild import rebuild
 
     config = _config()
+    _tune_garbage_collection()
     try:
         report = asyncio.run(with_engine(config, rebuild))
     except Exception as error:  # a one-line reason, not a traceback, for operators
