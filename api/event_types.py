@@ -126,15 +126,12 @@ def from_recorded(entry: RecordedEvent) -> DomainEvent:
             changes = [FieldChange(field=c.field, before=JSON(c.before), after=JSON(c.after)) for c in event.changes]
             return ServerChanged(**common, changes=changes)
         case events.ServersReordered():
-            return ServersReordered(
-                **common,
-                before=[strawberry.ID(i) for i in event.before],
-                after=[strawberry.ID(i) for i in event.after],
-            )
+            # strawberry.ID marks the type only: the ids go in as they are (a reorder names every server).
+            return ServersReordered(**common, before=list(event.before), after=list(event.after))  # type: ignore[arg-type]
         case events.ServerDeleted():
             return ServerDeleted(**common, code=event.code, name=event.name)
         case events.AllServersDeleted():
-            return AllServersDeleted(**common, deleted_ids=[strawberry.ID(i) for i in event.server_ids])
+            return AllServersDeleted(**common, deleted_ids=list(event.server_ids))  # type: ignore[arg-type]
         case _:
             assert_never(event)
 
