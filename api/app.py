@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
 from api.graphql_view import GraphQLApp
@@ -19,6 +20,7 @@ from api.metrics import Metrics
 from api.request_guard import GraphQLRequestGuard
 from api.request_id import RequestId
 from api.services import Services
+from api.verification.service import MailVerifier
 from events.application.history import History, SnapshotWriter
 from events.application.service import MailServerService
 from events.database import create_engine
@@ -58,6 +60,7 @@ def create_app(config: Config) -> Starlette:
         history=History(engine),
         feed=feed,
         metrics=metrics,
+        verification=MailVerifier(config.verify_ca_file),
     )
     graphql = GraphQLApp(services)
     writer = SnapshotWriter(engine)
@@ -81,6 +84,8 @@ def create_app(config: Config) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz(engine)),
             Route("/metrics", metrics.endpoint),
+            # The admin screens: static files that use the public GraphQL API only.
+            Mount("/admin", AdminPage(), name="admin"),
         ],
         lifespan=lifespan,
     )

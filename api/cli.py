@@ -291,6 +291,30 @@ def import_log(
     )
 
 
+@app.command()
+def verify(
+    code: Annotated[str, typer.Argument(help="The mail server's code.")],
+    user: Annotated[str | None, typer.Option("--user", help="The receiving account to sign in with.")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of stdin (with --sending-user, its password from the second).",
+        ),
+    ] = False,
+    sending_user: Annotated[
+        str | None, typer.Option("--sending-user", help="The sending account, for SMTP set to SENDING_ACCOUNT.")
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="en or ja (default: from LANG).")] = None,
+) -> None:
+    """Check a server's settings against the real mail servers, as a mail client
+    would; exit 0 when OK, 1 on a WARNING, 2 when FAILED (or on bad input)."""
+    from api.verification.command import run
+
+    config = _config()
+    raise typer.Exit(run(config, code, user=user, password_stdin=password_stdin, sending_user=sending_user, lang=lang))
+
+
 def main() -> None:
     """Run the command line."""
     app()

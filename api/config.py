@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,15 @@ MIN_SECRET_BYTES = 32
 
 class ConfigError(Exception):
     """The environment asks for something we cannot run with."""
+
+
+def _check_ca_file(path: str) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: no file {path}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError):
+        raise ConfigError(f"MAILREG_VERIFY_CA_FILE: {path} holds no PEM CA certificate") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +40,7 @@ class Config:
     host: str
     port: int
     log_format: str
+    verify_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -42,6 +53,9 @@ class Config:
             raise ConfigError(f"MAILREG_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
         jwks_file = env.get("MAILREG_JWT_JWKS_FILE")
+        ca_file = env.get("MAILREG_VERIFY_CA_FILE") or None
+        if ca_file is not None:
+            _check_ca_file(ca_file)
         try:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
@@ -61,6 +75,7 @@ class Config:
             host=env.get("MAILREG_HOST", "127.0.0.1"),
             port=port,
             log_format=env.get("MAILREG_LOG_FORMAT", "text"),
+            verify_ca_file=Path(ca_file) if ca_file else None,
         )
 
     @property

@@ -85,6 +85,7 @@ described(
         "VERSION_CONFLICT": "expectedVersion or expectedListVersion is stale.",
         "ORDER_MISMATCH": "The reorder list is not a permutation of the live servers.",
         "IDEMPOTENCY_KEY_REUSED": "The key was used before with a different input.",
+        "RATE_LIMITED": "Too many verifications in flight; try again shortly.",
     },
     name="UserErrorCode",
 )

@@ -75,6 +75,7 @@ _MESSAGES = {
         ErrorCode.VERSION_CONFLICT: "Someone else changed this in the meantime; reload and try again.",
         ErrorCode.ORDER_MISMATCH: "The order must name every mail server exactly once.",
         ErrorCode.IDEMPOTENCY_KEY_REUSED: "This idempotency key was already used for a different request.",
+        ErrorCode.RATE_LIMITED: "Too many verifications are running; try again shortly.",
     },
     "ja": {
         ErrorCode.REQUIRED: "{field}を入力してください。",
@@ -87,6 +88,7 @@ _MESSAGES = {
         ErrorCode.VERSION_CONFLICT: "他の操作で更新されています。再読み込みしてからやり直してください。",
         ErrorCode.ORDER_MISMATCH: "並び順にはすべてのメールサーバーを一度ずつ指定してください。",
         ErrorCode.IDEMPOTENCY_KEY_REUSED: "この冪等性キーは別の要求で使用済みです。",
+        ErrorCode.RATE_LIMITED: "実行中の接続確認が多すぎます。しばらくしてからやり直してください。",
     },
 }
 

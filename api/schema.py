@@ -22,10 +22,12 @@ from api.event_types import EVENT_TYPES
 from api.fast_completion import HistoryExecutionContext
 from api.history import HistoryQueries
 from api.limits import MAX_ALIASES, MAX_TOKENS, DepthLimit
-from api.mutations import Mutation
+from api.mutations import Mutation as ServerMutations
 from api.observer import OperationObserver
 from api.queries import ServerQueries
 from api.subscriptions import Subscription
+from api.verification.redaction import RedactCredentials
+from api.verification.schema import VerificationMutation
 
 log = logging.getLogger("mailreg.graphql")
 
@@ -33,6 +35,14 @@ log = logging.getLogger("mailreg.graphql")
 @strawberry.type(description="Reads: the current list, the drop-down, the audit log and the list as it was.")
 class Query(ServerQueries, HistoryQueries):
     """Every read root field, composed from the modules that resolve them."""
+
+
+@strawberry.type(
+    description="Changes to the list, each appending events to the log (or nothing when it fails), "
+    "and the check of a server against the real mail servers, which appends nothing."
+)
+class Mutation(ServerMutations, VerificationMutation):
+    """Every write root field, composed from the modules that resolve them."""
 
 
 def unexpected(error: GraphQLError) -> bool:
@@ -116,6 +126,7 @@ schema = MailregSchema(
         lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
         OperationObserver,
+        RedactCredentials,
     ],
 )
 

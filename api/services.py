@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import TokenVerifier
 from api.metrics import Metrics
+from api.verification.service import MailVerifier
 from events.application.history import History
 from events.application.service import MailServerService
 from events.feed import EventFeed
@@ -21,3 +22,4 @@ class Services:
     history: History
     feed: EventFeed
     metrics: Metrics
+    verification: MailVerifier = field(default_factory=MailVerifier)

@@ -41,8 +41,17 @@ async def prepare(config: Config) -> str | None:
     token = issue(secret, "admin", [ADMIN])
     return (
         f"mailreg: no MAILREG_JWT_SECRET set; generated one and kept it in {config.secret_file}\n"
-        f"mailreg: admin token (use as 'Authorization: Bearer <token>'):\n{token}"
+        f"mailreg: admin token (use as 'Authorization: Bearer <token>'):\n{token}\n"
+        f"mailreg: admin screens (signed in by this link): {admin_link(config, token)}"
     )
+
+
+def admin_link(config: Config, token: str) -> str:
+    """A link to the admin screens that signs the page in; the page drops the fragment at once."""
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "") else ("[::1]" if config.host == "::" else config.host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}/admin/#token={token}"
 
 
 async def with_engine(config: Config, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:

@@ -1,0 +1,1 @@
+"""Checking a server's settings against the real mail servers (issue 13)."""
