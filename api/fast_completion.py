@@ -35,7 +35,7 @@ from graphql import (
     is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
+from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -155,10 +155,15 @@ class HistoryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item = self._value(of.of_type, details)
             return lambda value: None if value is None else [item(v) for v in value]
         if is_leaf_type(of):
-            leaf = self.complete_leaf_value
+            coerce = of.coerce_output_value
 
             def serialize(value: Any) -> Any:
-                return None if value is None else leaf(of, value)
+                if value is None:
+                    return None
+                coerced = coerce(value)
+                if coerced is None or coerced is Undefined:
+                    raise _Fallback  # graphql-core reports the error
+                return coerced
 
             return serialize
         if is_object_type(of):
@@ -171,14 +176,18 @@ class HistoryExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _abstract(self, of: GraphQLOutputType, details: FieldDetailsList) -> Complete:
         schema = self.schema
+        by_class: dict[type, Complete] = {}
 
         def complete(value: Any) -> Any:
             if value is None:
                 return None
-            definition = getattr(type(value), "__strawberry_definition__", None)
-            runtime = schema.get_type(definition.name) if definition is not None else None
-            if not isinstance(runtime, GraphQLObjectType) or not schema.is_sub_type(of, runtime):  # type: ignore[arg-type]
-                raise _Fallback
-            return self._object(runtime, details)(value)
+            plan = by_class.get(type(value))
+            if plan is None:
+                definition = getattr(type(value), "__strawberry_definition__", None)
+                runtime = schema.get_type(definition.name) if definition is not None else None
+                if not isinstance(runtime, GraphQLObjectType) or not schema.is_sub_type(of, runtime):  # type: ignore[arg-type]
+                    raise _Fallback
+                plan = by_class[type(value)] = self._object(runtime, details)
+            return plan(value)
 
         return complete
