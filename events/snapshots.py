@@ -189,6 +189,7 @@ async def backfill(
         async with engine.connect() as conn:
             base = await nearest(conn, engine, target)
         after, fold = (base.position, base.fold.copy()) if base is not None else (0, PayloadFold())
+        known.add(after)  # e.g. written by another instance since the gaps were listed
         recorder = Recorder(every, fold, known)
         done = False
         while not done:

@@ -4,6 +4,7 @@ write them; a missing or damaged one is never trusted and is written again."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import zlib
@@ -22,7 +23,7 @@ from events.operations.rebuild import rebuild
 from events.payload_fold import PayloadFold
 from events.payloads import read_rows
 from events.tables import history_snapshots
-from tests.integration.backends import Databases
+from tests.integration.backends import Databases, url_of
 from tests.integration.builders import add_server, request, respond
 from tests.integration.play import Played
 
@@ -131,6 +132,17 @@ class SnapshotCases:
 
         assert written == 3
         assert {p: r.checksum for p, r in (await stored(engine)).items()} == {p: r.checksum for p, r in good.items()}
+
+    async def test_two_instances_writing_the_same_snapshots_at_once_leave_one_correct_set(
+        self, short: Played, databases: Databases
+    ) -> None:
+        other = databases.open(url_of(short.engine))
+
+        await asyncio.gather(snapshots.backfill(short.engine, EVERY), snapshots.backfill(other, EVERY))
+
+        both = {p: r.checksum for p, r in (await stored(short.engine)).items()}
+        assert sorted(both) == interval_ends(sorted(short.states), EVERY)
+        assert all(listed == short.states[p] for p, listed in (await listed_as(short.engine)).items())
 
     async def test_a_snapshot_naming_an_event_the_log_does_not_hold_there_is_not_trusted(self, short: Played) -> None:
         engine = short.engine
