@@ -29,6 +29,8 @@ MAX_POSITION = 2**63 - 1
 
 
 class StoredRow(NamedTuple):
+    """One stored event with its payload decoded."""
+
     position: int
     stream_id: str
     stream_version: int

@@ -45,11 +45,14 @@ def interval() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    """A stored snapshot that checked out: the list just after `position`."""
+
     position: int
     fold: PayloadFold
 
 
 def checksum(body: bytes) -> str:
+    """The SHA-256 of a snapshot body, as stored beside it."""
     return hashlib.sha256(body).hexdigest()
 
 
@@ -67,6 +70,7 @@ def row_of(event: StoredRow, fold: PayloadFold) -> dict[str, object]:
 
 
 async def positions(conn: AsyncConnection, since: int = 0) -> set[int]:
+    """The positions of the stored snapshots from `since` on."""
     query = sa.select(history_snapshots.c.position).where(history_snapshots.c.position >= since)
     return set((await conn.execute(query)).scalars())
 
@@ -94,6 +98,7 @@ async def _insert(engine: AsyncEngine, rows: list[dict[str, object]]) -> None:
 
 
 async def discard(engine: AsyncEngine, position: int, why: str) -> None:
+    """Delete an untrusted snapshot (with a warning), so that it is written again."""
     log.warning("snapshot at position %s is not trusted (%s): deleted, to be written again", position, why)
     async with engine.begin() as conn:
         await conn.execute(history_snapshots.delete().where(history_snapshots.c.position == position))
@@ -155,6 +160,7 @@ class Recorder:
         self._last: StoredRow | None = None
 
     def feed(self, row: StoredRow) -> None:
+        """Fold one event; first keep the snapshot of the interval it leaves, if missing."""
         last = self._last
         if last is not None and row.position // self.every > last.position // self.every:
             if last.position not in self.known:

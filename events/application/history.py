@@ -138,9 +138,11 @@ class SnapshotWriter:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Start writing in the background."""
         self._task = asyncio.create_task(self._run(), name="snapshot-writer")
 
     async def stop(self) -> None:
+        """Stop writing; a snapshot half folded is simply not written."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
