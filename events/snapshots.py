@@ -1,11 +1,11 @@
 """Persisted snapshots of the folded list, one every SNAPSHOT_EVERY positions.
 
-The snapshot of interval k is the list just after the last event at or below
-position k * every, written once an event beyond k * every exists (positions
-only grow, so it can no longer change). Any position then lies at most
-`every` positions, so at most `every` events, after a snapshot. A snapshot is
-used only when its checksum, its payload and the event it names all check
-out; otherwise it is deleted and written again from the log."""
+Interval k holds positions k*every to k*every + every - 1; its snapshot is the
+list just after its last event, written once an event of a later interval
+exists (positions only grow, so it can no longer change). Any position then
+lies less than `every` positions, so fewer than `every` events, after a
+snapshot. A snapshot is used only when its checksum, its payload and the event
+it names all check out; otherwise it is deleted and written again from the log."""
 
 from __future__ import annotations
 
