@@ -2,9 +2,9 @@
 
 Interval k holds positions k*every to k*every + every - 1; its snapshot is the
 list just after its last event, written once an event of a later interval
-exists (positions only grow, so it can no longer change). Any position then
-lies less than `every` positions, so fewer than `every` events, after a
-snapshot. A snapshot is used only when its checksum, its payload and the event
+exists (positions only grow, so it can no longer change). A position's own
+interval holds at most `every` events, so a view folds at most that many on
+top of a snapshot. A snapshot is used only when its checksum, its payload and the event
 it names all check out; otherwise it is deleted and written again from the log."""
 
 from __future__ import annotations
