@@ -14,11 +14,15 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
+from api.fanout import Fanout
+from api.fast_reads import FastReads
 from api.graphql_view import GraphQLApp
 from api.health import healthz, readyz
 from api.metrics import Metrics
 from api.request_guard import GraphQLRequestGuard
 from api.request_id import RequestId
+from api.schema import schema
+from api.server_send import KeepServerSend
 from api.services import Services
 from api.verification.service import MailVerifier
 from events.application.history import History, SnapshotWriter
@@ -55,15 +59,17 @@ def create_app(config: Config) -> Starlette:
 
     services = Services(
         engine=engine,
-        mail_servers=MailServerService(engine, on_commit=committed),
+        mail_servers=MailServerService(engine, on_commit=committed, own_connection=True),
         verifier=build_verifier(config),
         history=History(engine),
         feed=feed,
         metrics=metrics,
         verification=MailVerifier(config.verify_ca_file),
     )
+    services.fanout = Fanout(services, schema)
     graphql = GraphQLApp(services)
     writer = SnapshotWriter(engine)
+    metrics.frames_queued.set_function(lambda: graphql.frames_queued[0])
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -75,6 +81,7 @@ def create_app(config: Config) -> Starlette:
             await writer.stop()
             await graphql.websockets.close_all()
             await feed.stop()
+            await services.mail_servers.close()
             await engine.dispose()
 
     app = Starlette(
@@ -89,7 +96,10 @@ def create_app(config: Config) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    # Added first, so it runs inside RequestId: fast answers get a request id and an access log line too.
+    app.add_middleware(FastReads, reads=graphql.cached_reads)
     app.add_middleware(RequestId)
+    app.add_middleware(KeepServerSend)  # added last: outermost, next to the server
     app.state.services = services
     app.state.graphql = graphql
     return app

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 ADMIN = "admin"
+_VERIFIED_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ class TokenVerifier:
     jwks: jwt.PyJWKSet | None = None
     issuer: str | None = None
     audience: str | None = None
+    # Verifying a signature costs more than serving a cached read: each header
+    # value verified once is remembered until its token expires.
+    _verified: dict[str, Principal] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def configured(
@@ -67,14 +71,26 @@ class TokenVerifier:
         return self.public_key
 
     def principal(self, authorization: str | None) -> Principal | None:
-        """The principal of an Authorization header value; None when missing or bad."""
+        """The principal of an Authorization header value; None when missing, bad or expired."""
+        if authorization is None:
+            return None
+        known = self._verified.get(authorization)
+        if known is not None:
+            if known.expires_at is None or time.time() < known.expires_at:
+                return known
+            del self._verified[authorization]
+            return None
         token = bearer(authorization)
         if token is None:
             return None
         try:
-            return self.verify(token)
+            principal = self.verify(token)
         except InvalidTokenError:
             return None
+        if len(self._verified) >= _VERIFIED_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[authorization] = principal
+        return principal
 
     def verify(self, token: str) -> Principal:
         """The principal of a token, or InvalidTokenError."""

@@ -1,19 +1,19 @@
 """Whole-response cache for read operations.
 
-A query's answer is a function of its document, variables, the caller's role
-class and language, and the log's position: the checkpoint moves with every
-committed event, on every instance. So an answer cached under position P is
-served only while the database still says P, and the cache is dropped as soon
-as it says anything else: never stale, and GraphQL field resolution (the
-expensive part of a read) runs once per document and position.
+A query's answer is a function of its request (document, variables, the
+caller's role class, language and media type) and the log's position: the
+checkpoint moves with every committed event, on every instance. So an answer
+cached under position P is served only while the database still says P, and
+the cache is dropped as soon as it says anything else: never stale, and an
+answer is made once per request and position.
 
-Only documents that have already run cleanly once are looked up, so a request
-that the limits refuse costs no database round trip."""
+Only requests that have already run cleanly once are looked up (api/cached_reads.py),
+so a request that the limits refuse costs no database round trip."""
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,9 +25,8 @@ from api.limits import MAX_TOKENS
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
 MAX_CACHED_DOCUMENT = 64 * 1024
-MAX_KNOWN = 1024
 
-Key = tuple[str, ...]
+Key = Hashable
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,31 +66,13 @@ def operation_of(body: dict[str, Any]) -> Operation | None:
     return _cached_operation(document, operation_name)
 
 
-def cache_key(body: dict[str, Any], *, role: str, lang: str, media: str) -> Key:
-    """The key under which an answer to this request may be cached."""
-    variables = json.dumps(body.get("variables") or {}, sort_keys=True, separators=(",", ":"))
-    return (str(body.get("query")), variables, str(body.get("operationName") or ""), role, lang, media)
-
-
 class ResponseCache:
     """Answers by key at one log position, bounded in bytes; a newer position empties it."""
 
     def __init__(self) -> None:
         self.position = -1
         self.entries: OrderedDict[Key, bytes] = OrderedDict()
-        self.known: OrderedDict[Key, None] = OrderedDict()
         self.size = 0
-
-    def is_known(self, key: Key) -> bool:
-        """Has this exact request run cleanly before?"""
-        return key in self.known
-
-    def learn(self, key: Key) -> None:
-        """Remember that this request ran cleanly, so that its next run may be cached."""
-        self.known[key] = None
-        self.known.move_to_end(key)
-        if len(self.known) > MAX_KNOWN:
-            self.known.popitem(last=False)
 
     def _at(self, position: int) -> bool:
         if position > self.position:

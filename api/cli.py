@@ -79,6 +79,10 @@ def serve() -> None:
             access_log=False,
             timeout_graceful_shutdown=7,
             lifespan="on",
+            # Compressing each frame per socket would undo sending one serialized frame to many.
+            ws_per_message_deflate=False,
+            # Named, not "auto": fan-out writes prebuilt frames to this protocol's transport (api/direct_frames.py).
+            ws="websockets-sansio",
             log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
         )
     )

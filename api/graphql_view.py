@@ -23,6 +23,7 @@ from api.cached_reads import CachedReads
 from api.context import Context
 from api.errors import language
 from api.http import GRAPHQL_RESPONSE, graphql_body, refusal, response_media
+from api.live_handler import LiveHandler
 from api.schema import schema
 from api.services import Services
 from api.websockets import OpenWebSockets, admit
@@ -36,6 +37,8 @@ class GraphQLApp(GraphQL[Context, None]):
     """Serves the schema at /graphql: queries (cached when repeated) and mutations over
     HTTP, subscriptions over graphql-transport-ws, each with its caller's context."""
 
+    graphql_transport_ws_handler_class = LiveHandler
+
     def __init__(self, services: Services) -> None:
         super().__init__(
             schema,
@@ -48,6 +51,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.services = services
         self.websockets = OpenWebSockets()
         self.cached_reads = CachedReads(services)
+        self.frames_queued = [0]  # in every socket's outbox (api/outbox.py)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """Serve one request or websocket, refusing what HTTP may not do and answering repeated reads from the cache."""

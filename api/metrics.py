@@ -35,6 +35,11 @@ class Metrics:
         self.subscriptions = Gauge(
             "mailreg_active_subscriptions", "Open GraphQL subscriptions", ["field"], registry=self.registry
         )
+        self.frames_queued = Gauge(
+            "mailreg_subscription_frames_queued",
+            "Subscription messages waiting for slow websockets",
+            registry=self.registry,
+        )
         self.notification_lag = Histogram(
             "mailreg_notification_lag_seconds",
             "Commit to fan-out delay of the live feed",

@@ -40,7 +40,9 @@ class RequestId:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A websocket's messages carry no HTTP headers to add to; its frames
+            # (thousands per event under fan-out) go straight through.
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http" and scope["path"] not in _UNLOGGED_PATHS:
                 log.info(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 if TYPE_CHECKING:
     from api.auth import Principal, TokenVerifier
@@ -17,6 +18,8 @@ _REQUEST_ID = "mailreg.request_id"
 _CORRELATION_ID = "mailreg.correlation_id"
 _PRINCIPAL = "mailreg.principal"
 _CURRENT_LIST = "mailreg.current_list"
+_SERVER_SEND = "mailreg.server_send"
+_READ_KEY = "mailreg.read_key"
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -66,3 +69,23 @@ def set_current_list(scope: Scope, current: CurrentList) -> None:
 def current_list(scope: Scope) -> CurrentList | None:
     """The current list this request has read already, if any."""
     return cast("CurrentList | None", _state(scope).get(_CURRENT_LIST))
+
+
+def set_read_key(scope: Scope, key: Hashable) -> None:
+    """Keep the key under which this request's answer may be cached (made from its raw bytes)."""
+    _state(scope)[_READ_KEY] = key
+
+
+def read_key(scope: Scope) -> Hashable | None:
+    """The request's cache key, when the fast read path made one."""
+    return cast("Hashable | None", _state(scope).get(_READ_KEY))
+
+
+def set_server_send(scope: Scope, send: Send) -> None:
+    """Keep the server's own send callable of a websocket, before any middleware wraps it."""
+    _state(scope)[_SERVER_SEND] = send
+
+
+def server_send(scope: Scope) -> Send | None:
+    """The server's own send callable of a websocket, when KeepServerSend kept it."""
+    return cast("Send | None", _state(scope).get(_SERVER_SEND))

@@ -69,6 +69,20 @@ def database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
+def anonymised(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The generic stand-in for an unexpected error, naming the request id."""
+    masked = GraphQLError(
+        message="", nodes=error.nodes, source=error.source, positions=error.positions, path=error.path
+    )
+    if database_unavailable(error.original_error):
+        masked.message = f"The database is unavailable; try again shortly (request id {request_id})."
+        masked.extensions = {"code": "SERVICE_UNAVAILABLE", "requestId": request_id}
+    else:
+        masked.message = f"Internal server error (request id {request_id})."
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    return masked
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Unexpected errors become a generic message naming the request id; the
     log keeps the detail under the same id."""
@@ -77,16 +91,22 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=unexpected)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        """The masked error: SERVICE_UNAVAILABLE for a lost database, INTERNAL_SERVER_ERROR otherwise."""
-        request_id = getattr(self.execution_context.context, "request_id", "")
-        masked = super().anonymise_error(error)
-        if database_unavailable(error.original_error):
-            masked.message = f"The database is unavailable; try again shortly (request id {request_id})."
-            masked.extensions = {"code": "SERVICE_UNAVAILABLE", "requestId": request_id}
-        else:
-            masked.message = f"Internal server error (request id {request_id})."
-            masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
-        return masked
+        return anonymised(error, getattr(self.execution_context.context, "request_id", ""))
+
+
+def mask_errors(errors: list[GraphQLError], context: object) -> list[GraphQLError]:
+    """Errors of an execution outside Strawberry's pipeline, logged and masked as
+    MailregSchema and MaskUnexpectedErrors would."""
+    request_id = getattr(context, "request_id", "")
+    for error in errors:
+        if unexpected(error):
+            log.error(
+                "unexpected error in request %s",
+                request_id,
+                exc_info=error.original_error,
+                extra={"request_id": request_id},
+            )
+    return [anonymised(e, request_id) if unexpected(e) else e for e in errors]
 
 
 class MailregSchema(strawberry.Schema):

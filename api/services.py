@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,9 @@ from api.verification.service import MailVerifier
 from events.application.history import History
 from events.application.service import MailServerService
 from events.feed import EventFeed
+
+if TYPE_CHECKING:
+    from api.fanout import Fanout
 
 
 @dataclass(kw_only=True)
@@ -23,3 +27,4 @@ class Services:
     feed: EventFeed
     metrics: Metrics
     verification: MailVerifier = field(default_factory=MailVerifier)
+    fanout: Fanout = field(init=False)  # set by the app once the schema exists

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.infra import ROOT, Database, log, percentile
+from bench.infra import CLK_TCK, ROOT, Database, log, percentile
 
 CHANGE_MUTATION = (
     "mutation($id: ID!, $name: String!) { changeMailServer(input: {id: $id, name: $name}) "
@@ -46,58 +47,85 @@ def child_env() -> dict[str, str]:
 
 
 class SubscriberProcess:
-    """The bench.subscribers child and its line protocol."""
+    """The bench.subscribers children (the clients split evenly over them) and their line protocol."""
 
-    def __init__(self, urls: list[str], count: int, token: str, out: Path, workdir: Path) -> None:
+    def __init__(self, urls: list[str], count: int, token: str, out: Path, workdir: Path, processes: int = 1) -> None:
         self.urls, self.count, self.token, self.out, self.workdir = urls, count, token, out, workdir
-        self.proc: asyncio.subprocess.Process | None = None
+        self.processes = max(1, min(processes, count))
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    def share(self, k: int) -> tuple[int, int]:
+        """(first client index, client count) of child k."""
+        base, extra = divmod(self.count, self.processes)
+        first = k * base + min(k, extra)
+        return first, base + (1 if k < extra else 0)
+
+    def part(self, k: int) -> Path:
+        return self.out.with_name(f"{self.out.stem}.{k}{self.out.suffix}")
 
     async def start(self) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "bench.subscribers",
-            "--count",
-            str(self.count),
-            "--token",
-            self.token,
-            "--out",
-            str(self.out),
-        ]
-        for url in self.urls:
-            argv += ["--url", url]
-        stderr = _append(self.workdir / "subscribers.log")
-        self.proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            cwd=self.workdir,
-            env=child_env(),
-        )
-        stderr.close()
+        for k in range(self.processes):
+            first, count = self.share(k)
+            argv = [sys.executable, "-m", "bench.subscribers", "--count", str(count), "--first", str(first)]
+            argv += ["--token", self.token, "--out", str(self.part(k))]
+            for url in self.urls:
+                argv += ["--url", url]
+            stderr = _append(self.workdir / "subscribers.log")
+            self.procs.append(
+                await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=stderr,
+                    cwd=self.workdir,
+                    env=child_env(),
+                )
+            )
+            stderr.close()
 
-    async def expect(self, word: str, within: float) -> list[str]:
-        assert self.proc is not None and self.proc.stdout is not None
-        line = (await asyncio.wait_for(self.proc.stdout.readline(), within)).decode().split()
+    async def _expect_one(self, proc: asyncio.subprocess.Process, word: str, within: float) -> list[str]:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), within)).decode().split()
         if not line or line[0] != word:
             log_tail = (self.workdir / "subscribers.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"subscribers: expected {word}, got {line!r}\n{log_tail}")
         return line[1:]
 
+    async def expect(self, word: str, within: float) -> list[str]:
+        """The word from every child; numbers after it are summed over the children."""
+        answers = await asyncio.gather(*(self._expect_one(p, word, within) for p in self.procs))
+        return [str(sum(int(a[i]) for a in answers)) for i in range(len(answers[0]))]
+
     async def send(self, line: str) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write((line + "\n").encode())
-        await self.proc.stdin.drain()
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write((line + "\n").encode())
+            await proc.stdin.drain()
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the children so far (the client side's own cost)."""
+        total = 0.0
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return total
+
+    def report(self) -> dict[str, Any]:
+        clients: list[Any] = []
+        for k in range(self.processes):
+            clients += json.loads(self.part(k).read_text())["clients"]
+        return {"urls": self.urls, "clients": clients}
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
 
     async def connect_and_sync(self, write: Any, within: float) -> tuple[int, int, int]:
         """Start, wait for every client to subscribe, then write until every
@@ -133,6 +161,9 @@ class DeliveryResult:
     first_error: str = ""
     first_write_error: str = ""
     server_cpu: list[float] = field(default_factory=list)  # CPU seconds per server, writes to drained
+    client_cpu: float = 0.0  # CPU seconds of the subscriber processes over the same window
+    peak_rss_kb: list[int] = field(default_factory=list)  # VmHWM per server at the end
+    seconds: float = 0.0  # from the first write sent to the last answered
     latencies: list[float] = field(default_factory=list)
 
     @property
@@ -154,6 +185,7 @@ class Writes:
     failed: int
     rate: float  # writes answered per second, first sent to last answered
     first_error: str = ""
+    seconds: float = 0.0
 
 
 async def paced_writes(url: str, token: str, server_ids: list[str], rate: float, duration: float, label: str) -> Writes:
@@ -187,7 +219,7 @@ async def paced_writes(url: str, token: str, server_ids: list[str], rate: float,
             tasks.append(asyncio.create_task(one(k)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
-    return Writes(count, failures, count / max(elapsed, 1e-9), first_error)
+    return Writes(count, failures, count / max(elapsed, 1e-9), first_error, elapsed)
 
 
 async def one_write(url: str, token: str, server_id: str, name: str) -> None:
@@ -211,26 +243,35 @@ async def delivery(
     drain: float,
     workdir: Path,
     servers: Sequence[Any] = (),
+    client_processes: int = 1,
+    label: str = "live",
+    window: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
 ) -> DeliveryResult:
     """Subscribers spread over `ws_urls`; a writer commits `rate` events/s via
     HTTP on `writer_url`; latency = client receive time - the event's occurred_at."""
     out = workdir / "subscribers.json"
-    children = SubscriberProcess(ws_urls, subscribers, token, out, workdir)
+    children = SubscriberProcess(ws_urls, subscribers, token, out, workdir, client_processes)
+    rss_kb: list[int] = []
+    client_cpu = 0.0
     try:
         connected, failed, synced = await children.connect_and_sync(
             lambda name: one_write(writer_url, token, server_ids[0], name), within=300
         )
         first = await database.last_position()
-        cpu_before = [s.cpu_seconds() for s in servers]
-        writes = await paced_writes(writer_url, token, server_ids, rate, duration, "live")
-        last = await database.last_position()
-        log(f"  {writes.count} writes done ({writes.rate:.1f}/s answered, {writes.failed} failed); draining ...")
-        await children.send(f"STOP {last} {drain}")
-        await children.expect("DRAINED", drain + 120)
-        cpu = [s.cpu_seconds() - c for s, c in zip(servers, cpu_before, strict=True)]
+        async with window() if window is not None else contextlib.nullcontext():  # e.g. a profile
+            cpu_before = [s.cpu_seconds() for s in servers]
+            client_before = children.cpu_seconds()
+            writes = await paced_writes(writer_url, token, server_ids, rate, duration, label)
+            last = await database.last_position()
+            log(f"  {writes.count} writes done ({writes.rate:.1f}/s answered, {writes.failed} failed); draining ...")
+            await children.send(f"STOP {last} {drain}")
+            await children.expect("DRAINED", drain + 120)
+            cpu = [s.cpu_seconds() - c for s, c in zip(servers, cpu_before, strict=True)]
+            client_cpu = children.cpu_seconds() - client_before  # before the children exit
+        rss_kb = [s.status_kb("VmHWM") for s in servers]
     finally:
         await children.stop()
-    report = json.loads(out.read_text())
+    report = children.report()
     conn = await asyncpg.connect(database.dsn)
     try:
         rows = await conn.fetch(
@@ -250,6 +291,9 @@ async def delivery(
         writes.rate,
         first_write_error=writes.first_error,
         server_cpu=cpu,
+        client_cpu=client_cpu,
+        peak_rss_kb=rss_kb,
+        seconds=writes.seconds,
     )
     for client in report["clients"]:
         if client["error"].startswith("connect:"):

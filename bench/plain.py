@@ -1,11 +1,13 @@
-"""The ceiling of the HTTP reads: plain Starlette endpoints that return the
-same JSON as the GraphQL queries, from the same read model, without GraphQL.
+"""The ceiling of the HTTP reads: plain Starlette endpoints that answer the same bytes
+as the GraphQL queries, from the same read model, without GraphQL.
 
-Each request does what the GraphQL path does apart from GraphQL itself: read
-and parse the JSON body, verify the bearer token (and the admin role for the
-list), ask MailServerService.current() for the list (one checkpoint query,
-then the cached snapshot, exactly as the resolvers do), build the response
-dict and encode it as Strawberry does (json.dumps, compact separators).
+Each request does what a hand-written endpoint would: read and parse the JSON
+body, verify the bearer token (and the admin role for the list), ask
+MailServerService.current() for the list (the same freshness check mailreg
+makes) and answer the JSON encoded as Strawberry encodes it (json.dumps,
+compact separators), encoded once per log position. `/plain/change` renames a
+server through the same write path as changeMailServer, for the rows where
+every read follows a change.
 
 Run as `python -m bench.plain`, configured by the same MAILREG_* environment
 as `mailreg serve`, served by uvicorn with the same options."""
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,9 +27,11 @@ from starlette.routing import Route
 from api.app import build_verifier
 from api.auth import InvalidTokenError, Principal, TokenVerifier, bearer
 from api.config import Config
+from domain.commands import ChangeServer
 from domain.model import Server
 from domain.state import ServerList
 from events.application.service import MailServerService
+from events.application.service import Request as ServiceRequest
 from events.database import create_engine
 
 MAIL_SERVERS_QUERY = (
@@ -84,7 +88,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def create_plain_app(config: Config) -> Starlette:
     engine = create_engine(config.database_url)
-    registry = MailServerService(engine)
+    registry = MailServerService(engine, own_connection=True)
     verifier: TokenVerifier = build_verifier(config)
 
     async def principal(request: Request) -> Principal | None:
@@ -97,16 +101,39 @@ def create_plain_app(config: Config) -> Starlette:
         except InvalidTokenError:
             return None
 
+    answers: dict[tuple[str, int], bytes] = {}
+
+    async def answer(path: str, build: Callable[[ServerList], dict[str, Any]]) -> Response:
+        # The same bytes for the same position: encoded once per position, as a hand-written cache would.
+        current = await registry.current()
+        body = answers.get((path, current.position))
+        if body is None:
+            answers.clear()
+            body = answers[(path, current.position)] = json.dumps(
+                build(current.server_list), separators=(",", ":")
+            ).encode()
+        return Response(body, media_type="application/json")
+
     async def mail_servers(request: Request) -> Response:
         who = await principal(request)
         if who is None or not who.is_admin:
             return _json({"errors": [{"message": "forbidden"}]}, 403)
-        return _json(mail_servers_json((await registry.current()).server_list))
+        return await answer("servers", mail_servers_json)
 
     async def mail_server_choices(request: Request) -> Response:
         if await principal(request) is None:
             return _json({"errors": [{"message": "unauthenticated"}]}, 401)
-        return _json(choices_json((await registry.current()).server_list))
+        return await answer("choices", choices_json)
+
+    async def change(request: Request) -> Response:
+        """A rename through the same write path as changeMailServer, without GraphQL."""
+        who = await principal(request)
+        if who is None or not who.is_admin:
+            return _json({"errors": [{"message": "forbidden"}]}, 403)
+        given = json.loads(await request.body())
+        command = ChangeServer(server_id=given["id"], name=given["name"])
+        await registry.execute(command, ServiceRequest(actor=who.subject), lambda _after, _events: {})
+        return _json({"ok": True})
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -116,12 +143,14 @@ def create_plain_app(config: Config) -> Starlette:
         try:
             yield
         finally:
+            await registry.close()
             await engine.dispose()
 
     return Starlette(
         routes=[
             Route("/plain/mailServers", mail_servers, methods=["POST"]),
             Route("/plain/mailServerChoices", mail_server_choices, methods=["POST"]),
+            Route("/plain/change", change, methods=["POST"]),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,

@@ -109,8 +109,8 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
-                raise RuntimeError(f"mailreg serve exited with {self.process.returncode}:\n{output}")
+                output, _ = self.process.communicate()  # also closes the pipe
+                raise RuntimeError(f"mailreg serve exited with {self.process.returncode}:\n{output.decode()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
                     return self

@@ -19,7 +19,9 @@ from domain.errors import IdempotencyKeyReusedError
 from domain.events import Event, stream_of
 from domain.state import Fold, ServerList, touched
 from events import projections, store
-from events.database import event_time, locked_checkpoint, read_transaction, write_transaction
+from events.application.catch_up import caught_up
+from events.application.checkpoint import Checkpoint
+from events.database import event_time, locked_checkpoint, write_transaction
 from events.serialization import JsonDict
 from events.store import Metadata, RecordedEvent
 from events.tables import idempotency_keys
@@ -62,24 +64,41 @@ class CurrentList:
 class MailServerService:
     """Runs commands against the log and serves the current list."""
 
-    def __init__(self, engine: AsyncEngine, *, on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None,
+        own_connection: bool = False,
+    ):
         self.engine = engine
         self._write_lock = asyncio.Lock()
         self._current: CurrentList | None = None
         self._on_commit = on_commit
+        self.checkpoint = Checkpoint(engine, own_connection=own_connection)
+        self._catching_up = asyncio.Lock()
 
     async def current(self) -> CurrentList:
         """The list as of the newest committed event (reads its own writes,
         and other instances' writes, by checking the projection's position)."""
-        async with self.engine.connect() as conn:
-            position, _ = await projections.checkpoint(conn)
-        cached = self._current
-        if cached is not None and cached.position == position:
-            return cached
-        async with read_transaction(self.engine) as conn:
-            current = CurrentList(*await projections.load_list(conn))
-        self._remember(current)
-        return current
+        return await self.current_since(await self.checkpoint.position())
+
+    async def current_since(self, position: int) -> CurrentList:
+        """The current list at `position` or later (a position read after the request arrived)."""
+        kept = self._current
+        if kept is not None and kept.position >= position:
+            return kept
+        async with self._catching_up:  # one catch-up at a time; the others reuse its result
+            kept = self._current
+            if kept is not None and kept.position >= position:
+                return kept
+            current = CurrentList(*await caught_up(self.engine, (kept.position, kept.server_list) if kept else None))
+            self._remember(current)
+            return current
+
+    async def close(self) -> None:
+        """Release the connection the checkpoint reads use."""
+        await self.checkpoint.close()
 
     def _remember(self, current: CurrentList) -> None:
         if self._current is None or current.position >= self._current.position:

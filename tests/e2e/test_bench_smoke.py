@@ -30,5 +30,6 @@ def test_the_benchmark_suite_runs_every_measure_at_a_small_size(tmp_path: Path):
         "asof",
         "mutations",
         "subscriptions",
+        "subscriptions10k",
         "rss",
     } <= measured, rows

@@ -148,6 +148,32 @@ async function route() {
   notice = null;
 }
 
+// One reload at a time: an older answer arriving late must never overwrite a newer one, so an
+// event during a reload asks for one more reload after it instead of a second one in parallel.
+let reloading = false;
+let reloadAgain = false;
+async function reload(current) {
+  if (reloading) {
+    reloadAgain = true;
+    return;
+  }
+  reloading = true;
+  try {
+    let target = current;
+    do {
+      reloadAgain = false;
+      await target.load();
+      if (screen === target) draw(false);
+      target = screen;
+    } while (reloadAgain && target?.onEvent);
+  } catch (error) {
+    fail(error);
+  } finally {
+    reloading = false;
+    reloadAgain = false;
+  }
+}
+
 function startFollowing() {
   if (follower) return;
   follower = new EventFollower(token(), {
@@ -156,14 +182,7 @@ function startFollowing() {
       // A burst of events (a restore appends several) becomes one reload.
       clearTimeout(reloadTimer);
       const current = screen;
-      reloadTimer = setTimeout(async () => {
-        try {
-          await current.load();
-          if (screen === current) draw(false);
-        } catch (error) {
-          fail(error);
-        }
-      }, 60);
+      reloadTimer = setTimeout(() => reload(current), 60);
     },
     onStatus: setLive,
     onExpired: () => {

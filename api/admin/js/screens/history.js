@@ -27,6 +27,8 @@ export function historyScreen(ctx) {
   let more = false;
   let oldest = null;
   const names = new Map(); // server id -> {code, name}, live or seen in the log
+  // Filters can change faster than answers come back: only the newest request may fill the table.
+  let generation = 0;
 
   function variables(last, before = null) {
     const f = {};
@@ -44,8 +46,10 @@ export function historyScreen(ctx) {
   }
 
   async function load() {
+    const mine = ++generation;
     const size = Math.min(500, Math.max(PAGE, events.length));
     const data = await gql(QUERY, variables(size));
+    if (mine !== generation) return;
     learn(data);
     events = data.events.edges.map((e) => e.node).reverse();
     more = data.events.pageInfo.hasPreviousPage;
@@ -53,8 +57,10 @@ export function historyScreen(ctx) {
   }
 
   async function older() {
+    const mine = generation;
     try {
       const data = await gql(QUERY, variables(PAGE, oldest));
+      if (mine !== generation) return;
       learn(data);
       events = events.concat(data.events.edges.map((e) => e.node).reverse());
       more = data.events.pageInfo.hasPreviousPage;

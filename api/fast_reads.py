@@ -1,0 +1,123 @@
+"""The middleware that answers repeated reads before routing, Strawberry or any JSON parsing.
+
+A request is recognised by its raw bytes (method, body or query string, content
+type, Accept, Accept-Language) and its caller's role class; one that ran
+cleanly before is answered by api/cached_reads.py from the whole-response
+cache or its compiled plan. Everything else, and anything that fails here,
+goes on to the app unchanged, with the request's cache key in its state."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import request_state
+from api.cached_reads import CachedReads
+from api.observer import record_operation
+
+MAX_RECOGNISED_BODY = 64 * 1024
+"""Larger bodies are never fast reads; they go on unread to the request guard and its limits."""
+
+
+class FastReads:
+    """Answers GraphQL reads that ran cleanly before without running GraphQL (see the module)."""
+
+    def __init__(self, app: ASGIApp, reads: CachedReads, path: str = "/graphql") -> None:
+        self.app = app
+        self.reads = reads
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        content_type = accept = accept_language = b""
+        authorization: str | None = None
+        length = 0
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value
+            elif name == b"accept-language":
+                accept_language = value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else MAX_RECOGNISED_BODY + 1
+        if scope["method"] == "GET":
+            payload: bytes = scope["query_string"]
+        elif length > MAX_RECOGNISED_BODY:
+            await self.app(scope, receive, send)
+            return
+        else:
+            read = await _body(receive)
+            if read is None:
+                return  # the client went away
+            payload, rest = read
+            if rest:  # too large to be a fast read: the guard sees every byte, as sent
+                await self.app(scope, _replay(payload, receive, more=True), send)
+                return
+            receive = _replay(payload, receive)
+        principal = self.reads.services.verifier.principal(authorization)
+        role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
+        key = (scope["method"], payload, content_type, role, accept, accept_language)
+        request_state.set_read_key(scope, key)
+        known = self.reads.known_read(key) or await self.reads.after_first_run(key)
+        if known is not None:
+            try:
+                answer = await self.reads.without_graphql(key, known)
+            except Exception:  # e.g. the database is away: GraphQL answers with its masked error
+                answer = None
+            if answer is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-type", known.media), (b"content-length", str(len(answer)).encode())],
+                    }
+                )
+                await send({"type": "http.response.body", "body": answer})
+                record_operation(
+                    self.reads.services.metrics,
+                    operation=known.operation,
+                    outcome="ok",
+                    elapsed=time.perf_counter() - started,
+                    request_id=request_state.request_id(scope),
+                    principal=principal,
+                    cached=True,
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+async def _body(receive: Receive) -> tuple[bytes, bool] | None:
+    """The body (up to MAX_RECOGNISED_BODY and a chunk), and whether more remains unread; None on disconnect."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if not more or size > MAX_RECOGNISED_BODY:
+            return b"".join(chunks), more
+
+
+def _replay(body: bytes, receive: Receive, *, more: bool = False) -> Receive:
+    """`receive`, giving the bytes already read first (and then any that remain)."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return replayed
