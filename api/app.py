@@ -11,9 +11,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from api import graphiql_page
 from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
+from api.cors import cors
 from api.fanout import Fanout
 from api.fast_reads import FastReads
 from api.graphql_view import GraphQLApp
@@ -38,8 +40,10 @@ def build_verifier(config: Config) -> TokenVerifier:
         secret=secret,
         public_key_file=config.jwt_public_key_file,
         jwks_file=config.jwt_jwks_file,
+        jwks_url=config.jwt_jwks_url,
         issuer=config.jwt_issuer,
         audience=config.jwt_audience,
+        roles_claim=config.jwt_roles_claim,
     )
 
 
@@ -67,7 +71,7 @@ def create_app(config: Config) -> Starlette:
         verification=MailVerifier(config.verify_ca_file),
     )
     services.fanout = Fanout(services, schema)
-    graphql = GraphQLApp(services)
+    graphql = GraphQLApp(services, allowed_origins=config.cors_origins)
     writer = SnapshotWriter(engine)
     metrics.frames_queued.set_function(lambda: graphql.frames_queued[0])
 
@@ -91,6 +95,7 @@ def create_app(config: Config) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz(engine)),
             Route("/metrics", metrics.endpoint),
+            Mount(graphiql_page.ASSETS_PATH, graphiql_page.assets()),
             # The admin screens: static files that use the public GraphQL API only.
             Mount("/admin", AdminPage(), name="admin"),
         ],
@@ -98,7 +103,9 @@ def create_app(config: Config) -> Starlette:
     )
     # Added first, so it runs inside RequestId: fast answers get a request id and an access log line too.
     app.add_middleware(FastReads, reads=graphql.cached_reads)
-    app.add_middleware(RequestId)
+    app.add_middleware(RequestId, metrics=metrics)
+    # Outside the fast reads, so that their answers carry the CORS headers too.
+    app.add_middleware(cors, origins=config.cors_origins)
     app.add_middleware(KeepServerSend)  # added last: outermost, next to the server
     app.state.services = services
     app.state.graphql = graphql

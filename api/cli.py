@@ -6,12 +6,23 @@ import asyncio
 import gc
 import signal
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.auth import issue
+from api.auth import DEFAULT_TTL_SECONDS, issue
 from api.config import Config, ConfigError
+from api.i18n import say
+from api.progress import CommandProgress
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _echo(message: str, err: bool = False) -> None:
+    """Print a message for a person, in Japanese when the locale is."""
+    typer.echo(say(message), err=err)
+
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="mailreg: the mail server registry.")
 
@@ -20,7 +31,7 @@ def _config() -> Config:
     try:
         return Config.from_env()
     except ConfigError as error:
-        typer.echo(f"mailreg: {error}", err=True)
+        _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -38,22 +49,20 @@ def _tune_garbage_collection() -> None:
 def serve() -> None:
     """Run the API server (uvicorn) on MAILREG_HOST:MAILREG_PORT."""
     import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
 
     from api.app import create_app
     from api.logs import configure as configure_logging
-    from api.logs import uvicorn_log_config
     from api.setup import prepare
 
     config = _config()
     try:
         notice = asyncio.run(prepare(config))
     except ConfigError as error:
-        typer.echo(f"mailreg: {error}", err=True)
+        _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(1) from None
     if notice:
-        typer.echo(notice)
-    configure_logging(config.log_format)
+        _echo(notice)
+    log_config = configure_logging(config.log_format, config.log_level)
     application = create_app(config)
     _tune_garbage_collection()
 
@@ -75,7 +84,7 @@ def serve() -> None:
             application,
             host=config.host,
             port=config.port,
-            log_level="info",
+            log_level=config.log_level,
             access_log=False,
             timeout_graceful_shutdown=7,
             lifespan="on",
@@ -83,7 +92,7 @@ def serve() -> None:
             ws_per_message_deflate=False,
             # Named, not "auto": fan-out writes prebuilt frames to this protocol's transport (api/direct_frames.py).
             ws="websockets-sansio",
-            log_config=uvicorn_log_config(config.log_format) or LOGGING_CONFIG,
+            log_config=log_config,
         )
     )
     server.run()
@@ -107,21 +116,23 @@ def migrate() -> None:
     if config.is_sqlite:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(run())
-    typer.echo(f"mailreg: database migrated to revision {migrations.head()}")
+    _echo(f"mailreg: database migrated to revision {migrations.head()}")
 
 
 @app.command()
 def token(
     sub: Annotated[str, typer.Option("--sub", help="The actor the token names.")],
     role: Annotated[list[str] | None, typer.Option("--role", help="A role to grant, e.g. admin.")] = None,
-    ttl: Annotated[int | None, typer.Option("--ttl", help="Lifetime in seconds (default: no expiry).")] = None,
+    ttl: Annotated[
+        int, typer.Option("--ttl", min=1, help="Lifetime in seconds (default 43200: 12 hours).")
+    ] = DEFAULT_TTL_SECONDS,
 ) -> None:
     """Print a token signed with the configured secret."""
     config = _config()
     try:
         secret, _ = config.secret(create=True)
     except ConfigError as error:
-        typer.echo(f"mailreg: {error}", err=True)
+        _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(
         issue(secret, sub, list(role or []), ttl_seconds=ttl, issuer=config.jwt_issuer, audience=config.jwt_audience)
@@ -140,22 +151,39 @@ def export_schema() -> None:
 def rebuild_projections() -> None:
     """Replay the whole log into a fresh read model and swap it in."""
     from api.setup import with_engine
-    from events.operations.rebuild import rebuild
+    from events.operations.rebuild import RebuildReport, rebuild
 
     config = _config()
     _tune_garbage_collection()
+
+    async def run(engine: AsyncEngine) -> RebuildReport:
+        with CommandProgress("rebuild-projections") as progress:
+            report = await rebuild(engine, progress.stage("replay", await _log_size(engine)))
+        progress.summary(report.events)
+        return report
+
     try:
-        report = asyncio.run(with_engine(config, rebuild))
+        report = asyncio.run(with_engine(config, run))
     except Exception as error:  # a one-line reason, not a traceback, for operators
         raise _failed("rebuild-projections", error) from None
-    typer.echo(
+    _echo(
         f"mailreg: replayed {report.events} events into {report.servers} servers "
         f"(list version {report.list_version}) in {report.seconds:.2f}s"
     )
 
 
+async def _log_size(engine: AsyncEngine) -> int | None:
+    """The number of events to count towards, or None when the log cannot be counted (yet)."""
+    from events.operations.progress import log_size
+
+    try:
+        return await log_size(engine)
+    except Exception:  # no schema yet, say: the command itself reports that properly
+        return None
+
+
 def _failed(command: str, error: Exception) -> typer.Exit:
-    typer.echo(f"mailreg: {command} failed: {error.__class__.__name__}: {error}", err=True)
+    _echo(f"mailreg: {command} failed: {error.__class__.__name__}: {error}", err=True)
     return typer.Exit(1)
 
 
@@ -176,24 +204,32 @@ def check() -> None:
     """Verify the log and that the read model equals a rebuild: exit 0 when
     consistent, 1 with a report of every problem otherwise."""
     from api.setup import with_engine
+    from events.operations.check import CheckReport
     from events.operations.check import check as check_log
 
     config = _config()
     missing = _sqlite_missing(config)
     if missing is not None:
-        typer.echo(f"mailreg: no database at {missing}")
+        _echo(f"mailreg: no database at {missing}")
         raise typer.Exit(1)
+
+    async def run(engine: AsyncEngine) -> CheckReport:
+        with CommandProgress("check") as progress:
+            report = await check_log(engine, progress.stage("verify", await _log_size(engine)))
+        progress.summary(report.events)
+        return report
+
     try:
-        report = asyncio.run(with_engine(config, check_log))
+        report = asyncio.run(with_engine(config, run))
     except Exception as error:  # unreachable or broken database: say so, no traceback
         raise _failed("check", error) from None
     if report.consistent:
-        typer.echo(f"consistent: {report.summary()}")
+        _echo(f"consistent: {report.summary()}")
         return
     count = report.problem_count
-    typer.echo(f"inconsistent: {count} problem{'s' * (count != 1)} in {report.summary()}")
+    _echo(f"inconsistent: {count} problem{'s' * (count != 1)} in {report.summary()}")
     for problem in report.problems:
-        typer.echo(f"  - {problem}")
+        _echo(f"  - {problem}")
     raise typer.Exit(1)
 
 
@@ -206,8 +242,6 @@ def export_log(
     from collections.abc import Callable
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from api.setup import with_engine
     from events import migrate as migrations
     from events.operations.portability import export
@@ -215,15 +249,18 @@ def export_log(
     config = _config()
     missing = _sqlite_missing(config)
     if missing is not None:
-        typer.echo(f"mailreg: no database at {missing}", err=True)
+        _echo(f"mailreg: no database at {missing}", err=True)
         raise typer.Exit(1)
 
     async def run(engine: AsyncEngine, write: Callable[[str], object]) -> int:
         # Any revision will do: every one of them has the same events table.
         if await migrations.current(engine) is None:
-            typer.echo("mailreg: this database has no mailreg schema: nothing to export", err=True)
+            _echo("mailreg: this database has no mailreg schema: nothing to export", err=True)
             raise typer.Exit(1)
-        return await export(engine, write)
+        with CommandProgress("export") as progress:
+            count = await export(engine, write, progress.stage("write", await _log_size(engine)))
+        progress.summary(count)
+        return count
 
     try:
         if output is None or output == "-":
@@ -248,7 +285,7 @@ def export_log(
         raise
     except Exception as error:  # database or file trouble: say so, no traceback
         raise _failed("export", error) from None
-    typer.echo(f"mailreg: exported {count} events", err=True)
+    _echo(f"mailreg: exported {count} events", err=True)
 
 
 @app.command("import")
@@ -268,7 +305,7 @@ def import_log(
 
     config = _config()
     if input is not None and input != "-" and not Path(input).is_file():
-        typer.echo(f"mailreg: no file {input}", err=True)
+        _echo(f"mailreg: no file {input}", err=True)
         raise typer.Exit(1)
     if config.is_sqlite:
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -278,17 +315,33 @@ def import_log(
             # Read twice (checked, then written), so stdin is kept aside first.
             shutil.copyfileobj(sys.stdin.buffer, source)
             source.seek(0)
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: source.read(1 << 20), b""))
+        source.seek(0)
+        progress = CommandProgress("import")
         try:
-            report = asyncio.run(with_engine(config, lambda e: load(e, source, upgrade=config.is_sqlite)))
+            with progress:
+                report = asyncio.run(
+                    with_engine(
+                        config,
+                        lambda e: load(
+                            e,
+                            source,
+                            upgrade=config.is_sqlite,
+                            checked=progress.stage("check", lines),
+                            written=progress.stage("write", lines),
+                        ),
+                    )
+                )
+            progress.summary(report.events)
         except ImportRefusedError as refused:
             count = refused.count
-            typer.echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):", err=True)
+            _echo(f"mailreg: import refused, nothing was written ({count} problem{'s' * (count != 1)}):", err=True)
             for problem in refused.problems:
-                typer.echo(f"  - {problem}", err=True)
+                _echo(f"  - {problem}", err=True)
             raise typer.Exit(1) from None
         except Exception as error:  # unreachable or broken database: say so, no traceback
             raise _failed("import", error) from None
-    typer.echo(
+    _echo(
         f"mailreg: imported {report.events} events in {report.streams} streams, "
         f"{report.servers} servers (list version {report.list_version}), "
         f"last position {report.last_position}"

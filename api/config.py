@@ -7,10 +7,14 @@ import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from strawberry.http.websocket_origin import normalize_origin
 
 from events import snapshots
 
 MIN_SECRET_BYTES = 32
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class ConfigError(Exception):
@@ -37,9 +41,13 @@ class Config:
     jwt_jwks_file: Path | None = None
     jwt_issuer: str | None
     jwt_audience: str | None
+    jwt_jwks_url: str | None = None
+    jwt_roles_claim: str = "roles"
     host: str
     port: int
     log_format: str
+    log_level: str = "info"
+    cors_origins: tuple[str, ...] = ()
     verify_ca_file: Path | None = None
 
     @classmethod
@@ -47,8 +55,9 @@ class Config:
         """The configuration from MAILREG_* variables, or ConfigError."""
         env = os.environ
         data_dir = Path(env.get("MAILREG_DATA_DIR", "data")).resolve()
-        url = env.get("MAILREG_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mailreg.sqlite3'}"
-        secret = env.get("MAILREG_JWT_SECRET") or None
+        url = _value_or_file("MAILREG_DATABASE_URL", "MAILREG_DATABASE_URL_FILE")
+        url = url or f"sqlite+aiosqlite:///{data_dir / 'mailreg.sqlite3'}"
+        secret = _value_or_file("MAILREG_JWT_SECRET", "MAILREG_JWT_SECRET_FILE")
         if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"MAILREG_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
         key_file = env.get("MAILREG_JWT_PUBLIC_KEY_FILE")
@@ -64,6 +73,10 @@ class Config:
             snapshots.interval()  # read where it is used; checked here so a bad value stops the start
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        log_level = env.get("MAILREG_LOG_LEVEL", "info").strip().lower() or "info"
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"MAILREG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        origins = _origins(env.get("MAILREG_CORS_ORIGINS", ""))
         return cls(
             database_url=url,
             data_dir=data_dir,
@@ -72,9 +85,13 @@ class Config:
             jwt_jwks_file=Path(jwks_file) if jwks_file else None,
             jwt_issuer=env.get("MAILREG_JWT_ISSUER") or None,
             jwt_audience=env.get("MAILREG_JWT_AUDIENCE") or None,
+            jwt_jwks_url=env.get("MAILREG_JWT_JWKS_URL") or None,
+            jwt_roles_claim=env.get("MAILREG_JWT_ROLES_CLAIM") or "roles",
             host=env.get("MAILREG_HOST", "127.0.0.1"),
             port=port,
             log_format=env.get("MAILREG_LOG_FORMAT", "text"),
+            log_level=log_level,
+            cors_origins=origins,
             verify_ca_file=Path(ca_file) if ca_file else None,
         )
 
@@ -106,3 +123,35 @@ class Config:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(value)
         return value, True
+
+
+def _value_or_file(name: str, file_variable: str) -> str | None:
+    """The variable's value, or the stripped content of the file named by its _FILE
+    twin (the way container platforms hand secrets over); both at once is an error."""
+    value = os.environ.get(name) or None
+    file_name = os.environ.get(file_variable) or None
+    if value is not None and file_name is not None:
+        raise ConfigError(f"set either {name} or {file_variable}, not both")
+    if file_name is None:
+        return value
+    try:
+        content = Path(file_name).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{file_variable}: cannot read {file_name}: {error.strerror}") from None
+    if not content:
+        raise ConfigError(f"{file_variable}: {file_name} is empty")
+    return content
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """The comma-separated origins, as browsers send them in `Origin` (lower case, no default port)."""
+    origins = []
+    for given in (part.strip() for part in value.split(",")):
+        if not given:
+            continue
+        parts = urlsplit(given)
+        origin = normalize_origin(given)
+        if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ConfigError(f"MAILREG_CORS_ORIGINS: {given!r} is not an origin like https://office.example.com")
+        origins.append(origin)
+    return tuple(origins)

@@ -61,6 +61,8 @@ class FastReads:
                 await self.app(scope, _replay(payload, receive, more=True), send)
                 return
             receive = _replay(payload, receive)
+        # A key from a JWKS URL is fetched first (off the loop), so that its caller is not taken for anonymous.
+        await self.reads.services.verifier.fetch_keys(authorization)
         principal = self.reads.services.verifier.principal(authorization)
         role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
         key = (scope["method"], payload, content_type, role, accept, accept_language)

@@ -17,12 +17,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from api import request_state
+from api import graphiql_page, request_state
 from api.cache import operation_of
 from api.cached_reads import CachedReads
 from api.context import Context
 from api.errors import language
 from api.http import GRAPHQL_RESPONSE, graphql_body, refusal, response_media
+from api.i18n import localized
 from api.live_handler import LiveHandler
 from api.schema import schema
 from api.services import Services
@@ -39,9 +40,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = LiveHandler
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, allowed_origins: tuple[str, ...] = ()) -> None:
         super().__init__(
             schema,
+            # Browsers apply no CORS to websockets: a page elsewhere is refused at the handshake (403).
+            allowed_origins=allowed_origins,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
@@ -59,14 +62,20 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             with self.websockets.held(request):
                 return await execute()
+        await self.services.verifier.fetch_keys(request.headers.get("authorization"))
         body = graphql_body(request)
         operation = operation_of(body) if body is not None else None
-        refused = refusal(request.method, operation)
+        refused = refusal(request.method, operation, language(request.headers.get("accept-language")))
         if refused is not None:
             return refused
         if body is None or operation is None or operation.kind != "query":
             return await execute()
         return await self.cached_reads.answer(request, body, operation, execute)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page, whose assets mailreg serves itself (Strawberry's loads them from a CDN)."""
+        return graphiql_page.page()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         """The resolvers' context for this request, with its caller verified once."""
@@ -90,6 +99,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Admit a websocket only with a valid token in connection_init."""
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        await self.services.verifier.fetch_keys(authorization if isinstance(authorization, str) else None)
         admit(context)
         return cast(UnsetType, UNSET)
 
@@ -100,6 +112,11 @@ class GraphQLApp(GraphQL[Context, None]):
             # A request error (parse, validation, variable coercion): per
             # GraphQL over HTTP there is no `data` entry at all.
             processed.pop("data", None)
+        lang = language(request.headers.get("accept-language"))
+        # Errors raised before the operation ran (a parse over the token limit) miss the schema's LocalizeErrors.
+        if lang != "en":
+            for error in cast("list[dict[str, Any]]", processed.get("errors") or []):
+                error["message"] = localized(str(error["message"]), lang)
         return processed
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

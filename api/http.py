@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from api import request_state
 from api.cache import Operation
+from api.i18n import translate
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -54,14 +55,14 @@ def graphql_body(request: Request) -> dict[str, Any] | None:
     return None
 
 
-def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"errors": [{"message": message}]}, status_code=status, headers=headers)
+def _refusal(status: int, message: str, lang: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"errors": [{"message": translate(message, lang)}]}, status_code=status, headers=headers)
 
 
-def refusal(method: str, operation: Operation | None) -> Response | None:
+def refusal(method: str, operation: Operation | None, lang: str = "en") -> Response | None:
     """The answer to an operation HTTP does not serve: subscriptions at all, mutations over GET."""
     if operation is not None and operation.kind == "subscription":
-        return _refusal(400, "Subscriptions are served over websockets (graphql-transport-ws) at /graphql.")
+        return _refusal(400, "Subscriptions are served over websockets (graphql-transport-ws) at /graphql.", lang)
     if operation is not None and operation.kind == "mutation" and method == "GET":
-        return _refusal(405, "Mutations must be sent with POST.", {"allow": "POST"})
+        return _refusal(405, "Mutations must be sent with POST.", lang, {"allow": "POST"})
     return None

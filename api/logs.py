@@ -1,12 +1,45 @@
-"""Logging: plain text by default, one JSON object a line with MAILREG_LOG_FORMAT=json."""
+"""Logging: plain text by default, one JSON object a line with MAILREG_LOG_FORMAT=json; every
+line written while a request is served carries its request id, whoever's logger wrote it."""
 
 from __future__ import annotations
 
 import json
 import logging
+import logging.config
+from contextvars import ContextVar
 from typing import Any
 
 _FIELDS = ("request_id", "actor", "operation", "outcome", "duration_ms", "method", "path", "status")
+
+# Set by the RequestId middleware for the task serving the request (and inherited by the
+# tasks it starts), so that lines from SQLAlchemy, uvicorn, Strawberry and the feed carry it too.
+REQUEST_ID: ContextVar[str | None] = ContextVar("mailreg_request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record the id of the request being served, unless it names one itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keeps the record, with `request_id` set (None outside a request)."""
+        if getattr(record, "request_id", None) is None:
+            record.request_id = REQUEST_ID.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """One readable line: time, level, logger, [request id], message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        """The line, with the request id after the logger's name when there is one."""
+        line = super().formatMessage(record)
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            prefix = f"{record.name} "
+            line = line.replace(prefix, f"{prefix}[{request_id}] ", 1)
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,32 +61,38 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(log_format: str) -> None:
-    """Send mailreg's logs to stderr as text or, with 'json', one JSON object a line."""
-    handler = logging.StreamHandler()
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("mailreg")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
-
-
-def uvicorn_log_config(log_format: str) -> dict[str, Any] | None:
-    """uvicorn's own loggers in our format (None: uvicorn's default, for text)."""
-    if log_format != "json":
-        return None
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+def logging_config(log_format: str, log_level: str = "info") -> dict[str, Any]:
+    """The dictConfig for mailreg's, uvicorn's, Strawberry's and SQLAlchemy's loggers: one
+    handler on stderr, in our format, with the request id. SQLAlchemy's statements are
+    logged only at debug (at info they would be every query)."""
+    level = log_level.upper()
+    formatter = "api.logs.JsonFormatter" if log_format == "json" else "api.logs.TextFormatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "api.logs.JsonFormatter"}},
-        "handlers": {"json": handler},
+        "filters": {"request_id": {"()": "api.logs.RequestIdFilter"}},
+        "formatters": {"mailreg": {"()": formatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "mailreg",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
-            "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
-            "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "mailreg": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": level, "handlers": [], "propagate": True},
+            "sqlalchemy.engine": {"level": "INFO" if level == "DEBUG" else "WARNING"},
         },
     }
+
+
+def configure(log_format: str, log_level: str = "info") -> dict[str, Any]:
+    """Apply the logging configuration (and return it, for uvicorn to apply the same)."""
+    config = logging_config(log_format, log_level)
+    logging.config.dictConfig(config)
+    return config

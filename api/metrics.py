@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +24,15 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # The standard process_*, python_gc_* and python_info series; they read process-wide facts.
+        for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
+            self.registry.register(collector)
+        self.responses = Counter(
+            "mailreg_http_responses",
+            "HTTP responses by route and status, those refused before GraphQL (400, 405, 413, 415, 503) included",
+            ["path", "status"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "mailreg_graphql_requests",
             "GraphQL operations by name and outcome",

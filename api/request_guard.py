@@ -10,13 +10,16 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import request_state
+from api.errors import language
+from api.i18n import translate
 from api.limits import MAX_BODY_BYTES
 
 _TOO_LARGE = f"Request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB."
 
 
-def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+def _error(status: int, message: str, code: str, lang: str = "en") -> JSONResponse:
+    localized = translate(message, lang)
+    return JSONResponse({"errors": [{"message": localized, "extensions": {"code": code}}]}, status_code=status)
 
 
 class GraphQLRequestGuard:
@@ -33,13 +36,16 @@ class GraphQLRequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        lang = language(headers.get("accept-language"))
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _error(413, _TOO_LARGE, "PAYLOAD_TOO_LARGE")(scope, receive, send)
+            await _error(413, _TOO_LARGE, "PAYLOAD_TOO_LARGE", lang)(scope, receive, send)
             return
         media = headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
-            await _error(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE")(scope, receive, send)
+            await _error(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE", lang)(
+                scope, receive, send
+            )
             return
         chunks: list[bytes] = []
         size = 0
@@ -51,7 +57,7 @@ class GraphQLRequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                await _error(413, _TOO_LARGE, "PAYLOAD_TOO_LARGE")(scope, receive, send)
+                await _error(413, _TOO_LARGE, "PAYLOAD_TOO_LARGE", lang)(scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -59,13 +65,13 @@ class GraphQLRequestGuard:
         try:
             document: Any = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            await _error(400, "The request body is not valid JSON.", "BAD_REQUEST")(scope, receive, send)
+            await _error(400, "The request body is not valid JSON.", "BAD_REQUEST", lang)(scope, receive, send)
             return
         if isinstance(document, list):
-            await _error(400, "Batched requests are not supported.", "BAD_REQUEST")(scope, receive, send)
+            await _error(400, "Batched requests are not supported.", "BAD_REQUEST", lang)(scope, receive, send)
             return
         if not isinstance(document, dict):
-            await _error(400, "The request body must be a JSON object.", "BAD_REQUEST")(scope, receive, send)
+            await _error(400, "The request body must be a JSON object.", "BAD_REQUEST", lang)(scope, receive, send)
             return
 
         request_state.set_body(scope, document)

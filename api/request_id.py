@@ -10,17 +10,22 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import request_state
+from api.logs import REQUEST_ID
+from api.metrics import Metrics
 
 log = logging.getLogger("mailreg.http")
 _UNLOGGED_PATHS = ("/healthz", "/readyz", "/metrics")
+# Paths counted by name; any other is "other", so that scanners cannot grow the label set.
+_ROUTES = ("/graphql", *_UNLOGGED_PATHS)
 
 
 class RequestId:
     """Takes X-Request-ID from the request (or makes one), hands it to the app
     through the request state, sends it back on the response, and logs the request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -29,6 +34,7 @@ class RequestId:
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
         request_id = (given or "")[:200] or uuid.uuid4().hex
         request_state.set_request_ids(scope, request_id, given[:200] if given else None)
+        REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 0
 
@@ -44,6 +50,9 @@ class RequestId:
             # (thousands per event under fan-out) go straight through.
             await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
+            if scope["type"] == "http" and self.metrics is not None:
+                path = scope["path"] if scope["path"] in _ROUTES else "other"
+                self.metrics.responses.labels(path, str(status)).inc()
             if scope["type"] == "http" and scope["path"] not in _UNLOGGED_PATHS:
                 log.info(
                     "%s %s %s",

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 from api.event_types import EVENT_TYPES
 from api.fast_completion import HistoryExecutionContext
 from api.history import HistoryQueries
+from api.i18n import LocalizeErrors
 from api.limits import MAX_ALIASES, MAX_TOKENS, DepthLimit
 from api.mutations import Mutation as ServerMutations
 from api.observer import OperationObserver
@@ -139,6 +140,8 @@ schema = MailregSchema(
     types=EVENT_TYPES,
     execution_context_class=HistoryExecutionContext,
     extensions=[
+        # First, so that it runs last on the way out: it translates the masked messages too.
+        LocalizeErrors,
         lambda: AddValidationRules(VALIDATION_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Parsing and validating the same document again costs more than running it.

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import ADMIN, issue
+from api.auth import ADMIN, DEFAULT_TTL_SECONDS, issue
 from api.config import Config, ConfigError
 from events import migrate
 from events.database import create_engine
@@ -41,7 +41,8 @@ async def prepare(config: Config) -> str | None:
     token = issue(secret, "admin", [ADMIN])
     return (
         f"mailreg: no MAILREG_JWT_SECRET set; generated one and kept it in {config.secret_file}\n"
-        f"mailreg: admin token (use as 'Authorization: Bearer <token>'):\n{token}\n"
+        f"mailreg: admin token, valid for {DEFAULT_TTL_SECONDS // 3600} hours (use as 'Authorization: Bearer <token>'; "
+        f"more with `mailreg token`):\n{token}\n"
         f"mailreg: admin screens (signed in by this link): {admin_link(config, token)}"
     )
 

@@ -47,6 +47,7 @@ MEASURES = (
     "choices",
     "events",
     "asof",
+    "latest",
     "mutations",
     "subscriptions",
     "subscriptions10k",
@@ -64,6 +65,11 @@ EVENTS_QUERY = (
     "streamVersion occurredAt actor ... on ServerChanged { changes { field before after } } } } "
     "pageInfo { hasNextPage endCursor } } }"
 )
+LATEST_QUERY = (
+    "{ events(last: 50) { edges { cursor node { position type streamVersion occurredAt actor "
+    "... on ServerChanged { changes { field before after } } } } pageInfo { hasPreviousPage startCursor } } }"
+)
+LATEST_SMALL_LOG = 1_000
 AS_OF_QUERY = (
     "query($p: String!) { mailServersAsOf(position: $p) { version totalCount items { id code name position } } }"
 )
@@ -309,7 +315,7 @@ class Suite:
         self.stack.push_async_callback(db.drop)
         log(f"database {db.name}: migrating")
         await db.migrate()
-        big = self.want("rebuild", "events", "asof")
+        big = self.want("rebuild", "events", "asof", "latest")
         size = p.events if big else p.servers
         log(f"generating a log of {size:,} events on {p.servers:,} servers (COPY) ...")
         generated = await loggen.generate(db.dsn, events=size, servers=p.servers)
@@ -339,7 +345,9 @@ class Suite:
         if "library" in self.selected:
             await self.measure("library", "same vs the `eventsourcing` library (aggregate saves/s)", self.library)
 
-        if self.want("mailServers", "choices", "events", "asof", "mutations", "subscriptions", "subscriptions10k"):
+        if self.want(
+            "mailServers", "choices", "events", "asof", "latest", "mutations", "subscriptions", "subscriptions10k"
+        ):
             self.a = await self.start_server("mailreg-A", db)
             if self.want("mailServers", "choices"):
                 plain = await self.start_server("plain", db, plain=True)
@@ -365,6 +373,10 @@ class Suite:
                     "events",
                     f"events(filter: {{streamId}}) in a {self.log_events:,}-event log: p99",
                     self.events_by_stream,
+                )
+            if "latest" in self.selected:
+                await self.measure(
+                    "latest", f"events(last: 50), newest page, {self.log_events:,} vs 1,000 events", self.latest
                 )
             if "mutations" in self.selected:
                 await self.measure(
@@ -701,6 +713,58 @@ class Suite:
             "< 20 ms",
             yes(result.p99_ms < 20),
             {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms},
+        )
+
+    async def latest(self) -> Row:
+        """A "latest changes" screen: `events(last: 50)`, one request at a time, on the
+        big log and on a 1,000-event log in the same run; the newest page comes from an
+        index-ordered backward scan, so the two should cost about the same."""
+        assert self.a is not None
+        small = await Database.create("latest")
+        self.stack.push_async_callback(small.drop)
+        await small.migrate()
+        await loggen.generate(small.dsn, events=LATEST_SMALL_LOG, servers=min(self.p.servers, 100))
+        await replay.rebuild_in_process(small)
+        server = await self.start_server("mailreg-latest-small", small)
+        figures: dict[str, LoadResult] = {}
+        for label, target in (("big", self.a), ("small", server)):
+            async with profiling(target if self.profile_dir else None, self.profile_dir, f"latest-{label}"):
+                figures[label] = await closed_loop(
+                    f"{target.url}/graphql",
+                    lambda _w, _n: graphql_body(LATEST_QUERY),
+                    {"authorization": f"Bearer {self.admin}"},
+                    concurrency=1,
+                    duration=self.p.duration,
+                    warmup=self.p.warmup,
+                    server=target,
+                )
+            self.check_errors(f"latest ({label} log)", figures[label])
+        server.stop()
+        big, tiny = figures["big"], figures["small"]
+        # Latency percentiles move with the machine's load; server CPU per request does not, so it decides.
+        value, text = ratio(big.server_cpu_ms_per_request, tiny.server_cpu_ms_per_request)
+        self.note(
+            f"latest: events(last: 50) sequential requests, {big.requests:,} on the {self.log_events:,}-event log "
+            f"({big.server_cpu_ms_per_request:.2f} ms server CPU each), {tiny.requests:,} on the "
+            f"{LATEST_SMALL_LOG:,}-event log ({tiny.server_cpu_ms_per_request:.2f} ms server CPU each)"
+        )
+        return Row(
+            "latest",
+            f"latest changes: events(last: 50) in a {self.log_events:,}-event log: p50/p99",
+            f"p50 {ms(big.p50_ms)}, p99 {ms(big.p99_ms)}, {big.server_cpu_ms_per_request:.2f} ms CPU",
+            f"p50 {ms(tiny.p50_ms)}, p99 {ms(tiny.p99_ms)}, {tiny.server_cpu_ms_per_request:.2f} ms CPU "
+            f"({LATEST_SMALL_LOG:,} events)",
+            text,
+            "server CPU/request <= 1.5x the small log's",
+            yes(value <= 1.5),
+            {
+                "p50_ms": big.p50_ms,
+                "p99_ms": big.p99_ms,
+                "small_p50_ms": tiny.p50_ms,
+                "small_p99_ms": tiny.p99_ms,
+                "cpu_ms": big.server_cpu_ms_per_request,
+                "small_cpu_ms": tiny.server_cpu_ms_per_request,
+            },
         )
 
     async def mutations(self) -> Row:

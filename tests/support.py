@@ -15,14 +15,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from api.auth import issue
+from api.auth import DEFAULT_TTL_SECONDS, issue
 
 PG_ADMIN_DSN = os.environ.get("MAILREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-secret-that-is-long-enough-for-hs256!"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def token(sub: str = "admin-user", roles: list[str] | None = None, ttl: int | None = None) -> str:
+def token(sub: str = "admin-user", roles: list[str] | None = None, ttl: int = DEFAULT_TTL_SECONDS) -> str:
     return issue(SECRET, sub, ["admin"] if roles is None else roles, ttl_seconds=ttl)
 
 

@@ -23,6 +23,7 @@ from domain.model import fields
 from domain.state import Fold, ServerList, touched
 from events import migrate, projections, store
 from events.database import read_transaction
+from events.operations.progress import Progress
 from events.serialization import UnreadablePayloadError, from_payload, utc
 from events.store import RecordedEvent
 from events.tables import SERVER_LIST, event_links, projection_state, servers
@@ -215,9 +216,10 @@ async def schema_problem(engine: AsyncEngine) -> str | None:
     return f"the database schema is at revision {revision}, not {migrate.head()}: run `mailreg migrate`"
 
 
-async def check(engine: AsyncEngine) -> CheckReport:
+async def check(engine: AsyncEngine, progress: Progress | None = None) -> CheckReport:
     """Verify the whole log and compare the read model with a rebuild, all in
-    one consistent view, reading the log in batches."""
+    one consistent view, reading the log in batches; `progress` hears how many
+    events were verified so far after each batch."""
     problem = await schema_problem(engine)
     if problem is not None:
         return CheckReport(0, 0, 0, (problem,), 1)
@@ -236,6 +238,8 @@ async def check(engine: AsyncEngine) -> CheckReport:
             for position, streams in sorted(stored.items()):
                 problems.add(f"event_links: position {position} has no event (streams {sorted(streams)})")
             after = batch[-1].position
+            if progress is not None:
+                progress(verifier.count)
         for position, streams in sorted((await _links(conn, after, None)).items()):
             problems.add(f"event_links: position {position} has no event (streams {sorted(streams)})")
         server_list = verifier.fold.freeze()

@@ -16,6 +16,7 @@ from events import migrate, projections, snapshots, store
 from events.database import read_transaction, write_transaction
 from events.dialect import dialect_of
 from events.operations.check import LogVerifier, schema_problem
+from events.operations.progress import Progress
 from events.serialization import utc
 from events.store import RecordedEvent
 from events.tables import event_links, events, history_snapshots
@@ -78,7 +79,7 @@ def to_line(entry: RecordedEvent) -> str:
     )
 
 
-async def export(engine: AsyncEngine, write: Callable[[str], object]) -> int:
+async def export(engine: AsyncEngine, write: Callable[[str], object], progress: Progress | None = None) -> int:
     """Write every event, oldest first, one line each, from one
     consistent view read in batches. Returns how many."""
     count, after = 0, 0
@@ -86,6 +87,8 @@ async def export(engine: AsyncEngine, write: Callable[[str], object]) -> int:
         while batch := await store.read(conn, after=after, limit=BATCH):
             write("".join(to_line(entry) + "\n" for entry in batch))
             count, after = count + len(batch), batch[-1].position
+            if progress is not None:
+                progress(count)
     return count
 
 
@@ -159,30 +162,44 @@ def _entries(source: IO[bytes]) -> Iterator[tuple[str, RecordedEvent | LineError
             yield where, error
 
 
-def verify(source: IO[bytes]) -> LogVerifier:
-    """Read the whole input as `mailreg check` reads a log; nothing is written."""
+def verify(source: IO[bytes], progress: Progress | None = None) -> LogVerifier:
+    """Read the whole input as `mailreg check` reads a log; nothing is written.
+    `progress` hears how many lines were read, every BATCH lines and at the end."""
     verifier = LogVerifier()
-    for where, entry in _entries(source):
+    lines = 0
+    for lines, (where, entry) in enumerate(_entries(source), start=1):
         if isinstance(entry, LineError):
             verifier.problems.add(f"{where}: {entry}")
         else:
             verifier.feed(entry, where)
+        if progress is not None and lines % BATCH == 0:
+            progress(lines)
+    if progress is not None:
+        progress(lines)
     return verifier
 
 
-async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -> ImportReport:
+async def import_log(
+    engine: AsyncEngine,
+    source: IO[bytes],
+    *,
+    upgrade: bool,
+    checked: Progress | None = None,
+    written: Progress | None = None,
+) -> ImportReport:
     """Load an exported log into a database without events, keeping positions,
     streams, actors and times, with its event_links and read model: all in one
     transaction, and only once every line has been read and checked. With
     `upgrade` (the embedded SQLite store) the schema is migrated once the input
-    checks out; otherwise it must be current. `source` is read twice."""
+    checks out; otherwise it must be current. `source` is read twice: `checked`
+    hears how many lines the first reading checked, `written` how many events were written."""
     problem = await schema_problem(engine)
     if problem is not None and not upgrade:
         raise ImportRefusedError([problem])
     if problem is None:
         async with engine.connect() as conn:
             await _refuse_unless_empty(conn)
-    verified = verify(source)
+    verified = verify(source, checked)
     if verified.problems.count:
         raise ImportRefusedError(verified.problems.lines(), verified.problems.count)
     if not verified.count:
@@ -195,7 +212,7 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
         await _refuse_unless_empty(conn)
         # Snapshots of whatever log this database held before cannot describe this one.
         await conn.execute(history_snapshots.delete())
-        verifier = await _write(conn, source)
+        verifier = await _write(conn, source, written)
         server_list = verifier.fold.freeze()
         await projections.replace_all(conn, server_list, verifier.last_position, verifier.last_occurred_at)
         if verifier.last_position:
@@ -211,7 +228,7 @@ async def import_log(engine: AsyncEngine, source: IO[bytes], *, upgrade: bool) -
     )
 
 
-async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
+async def _write(conn: AsyncConnection, source: IO[bytes], progress: Progress | None = None) -> LogVerifier:
     verifier = LogVerifier()
     rows: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
@@ -235,7 +252,11 @@ async def _write(conn: AsyncConnection, source: IO[bytes]) -> LogVerifier:
         links.extend({"stream_id": stream_id, "position": entry.position} for stream_id in touched)
         if len(rows) >= BATCH:
             await _flush(conn, rows, links)
+            if progress is not None:
+                progress(verifier.count)
     await _flush(conn, rows, links)
+    if progress is not None:
+        progress(verifier.count)
     return verifier
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import projections, snapshots
 from events.database import write_transaction
+from events.operations.progress import Progress
 from events.payload_fold import PayloadFold
 from events.payloads import read_rows, stream_rows
 from events.snapshots import Recorder
@@ -52,10 +53,13 @@ class _Writes:
                 raise outcome
 
 
-async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> RebuildReport:
+async def rebuild(
+    engine: AsyncEngine, progress: Progress | None = None, *, snapshot_every: int | None = None
+) -> RebuildReport:
     """Fold every event into a fresh server list, then swap it in under the write
-    lock after catching up with whatever was appended meanwhile. Writes the
-    history snapshots that are missing on the way."""
+    lock after catching up with whatever was appended meanwhile; `progress` hears
+    how many events were folded so far after each batch. Writes the history
+    snapshots that are missing on the way."""
     started = time.perf_counter()
     after, count, last_time = 0, 0, None
     writes = _Writes(engine)
@@ -66,6 +70,8 @@ async def rebuild(engine: AsyncEngine, *, snapshot_every: int | None = None) -> 
                 for row in batch:
                     recorder.feed(row)
                 after, count, last_time = batch[-1].position, count + len(batch), batch[-1].occurred_at
+                if progress is not None:
+                    progress(count)
                 await writes.send(recorder)
         async with write_transaction(engine) as conn:
             while batch := await read_rows(conn, after=after, limit=BATCH):

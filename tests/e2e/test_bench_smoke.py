@@ -28,6 +28,7 @@ def test_the_benchmark_suite_runs_every_measure_at_a_small_size(tmp_path: Path):
         "choices",
         "events",
         "asof",
+        "latest",
         "mutations",
         "subscriptions",
         "subscriptions10k",

@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 
+from api.auth import LEEWAY_SECONDS
 from api.cached_reads import CachedReads
 from tests.e2e import documents as doc
 from tests.e2e.api_client import error_codes
@@ -141,8 +142,9 @@ async def test_a_read_served_without_graphql_reflects_the_write_before_it(empty:
 
 async def test_a_cached_read_is_refused_once_its_token_expires(empty: Deployment):
     await _seed(empty)
-    brief = token(sub="brief", ttl=2)
-    expires_at = jwt.decode(brief, options={"verify_signature": False})["exp"]
+    # Accepted for 2 s more: its exp is 28 s past, inside the 30 s clock leeway.
+    brief = token(sub="brief", ttl=2 - LEEWAY_SECONDS)
+    expires_at = jwt.decode(brief, options={"verify_signature": False})["exp"] + LEEWAY_SECONDS
     body = json.dumps({"query": doc.CHOICES}).encode()
     await _post(empty, body, brief)
     await _post(empty, body, brief)  # answered without GraphQL, its token verified from memory
