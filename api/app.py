@@ -27,7 +27,7 @@ from api.schema import schema
 from api.server_send import KeepServerSend
 from api.services import Services
 from api.verification.service import MailVerifier
-from events.application.history import History
+from events.application.history import History, SnapshotWriter
 from events.application.service import MailServerService
 from events.database import create_engine
 from events.feed import EventFeed
@@ -72,14 +72,17 @@ def create_app(config: Config) -> Starlette:
     )
     services.fanout = Fanout(services, schema)
     graphql = GraphQLApp(services, allowed_origins=config.cors_origins)
+    writer = SnapshotWriter(engine)
     metrics.frames_queued.set_function(lambda: graphql.frames_queued[0])
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await feed.start()
+        await writer.start()
         try:
             yield
         finally:
+            await writer.stop()
             await graphql.websockets.close_all()
             await feed.stop()
             await services.mail_servers.close()

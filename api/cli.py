@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +33,16 @@ def _config() -> Config:
     except ConfigError as error:
         _echo(f"mailreg: {error}", err=True)
         raise typer.Exit(2) from None
+
+
+def _tune_garbage_collection() -> None:
+    # A history view or a list read makes tens of thousands of short-lived
+    # objects, a rebuild millions; with the default threshold (700) the cyclic
+    # collector runs many times per request and walks the whole heap of modules
+    # and the schema each time (a third of a point-in-time view's CPU). Objects
+    # alive now are moved out of its reach, and it runs after 50,000 new objects.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 @app.command()
@@ -73,6 +84,7 @@ def _serve(config: Config, sock: Any) -> None:
 
     log_config = configure_logging(config.log_format, config.log_level)
     application = create_app(config)
+    _tune_garbage_collection()
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:
@@ -162,6 +174,7 @@ def rebuild_projections() -> None:
     from events.operations.rebuild import RebuildReport, rebuild
 
     config = _config()
+    _tune_garbage_collection()
 
     async def run(engine: AsyncEngine) -> RebuildReport:
         with CommandProgress("rebuild-projections") as progress:

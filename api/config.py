@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from strawberry.http.websocket_origin import normalize_origin
 
+from events import snapshots
+
 MIN_SECRET_BYTES = 32
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -67,6 +69,10 @@ class Config:
             port = int(env.get("MAILREG_PORT", "8000"))
         except ValueError:
             raise ConfigError("MAILREG_PORT must be a number") from None
+        try:
+            snapshots.interval()  # read where it is used; checked here so a bad value stops the start
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         log_level = env.get("MAILREG_LOG_LEVEL", "info").strip().lower() or "info"
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"MAILREG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from api.event_types import EVENT_TYPES
+from api.fast_completion import HistoryExecutionContext
 from api.history import HistoryQueries
 from api.i18n import LocalizeErrors
 from api.limits import MAX_ALIASES, MAX_TOKENS, DepthLimit
@@ -137,6 +138,7 @@ schema = MailregSchema(
     mutation=Mutation,
     subscription=Subscription,
     types=EVENT_TYPES,
+    execution_context_class=HistoryExecutionContext,
     extensions=[
         # First, so that it runs last on the way out: it translates the masked messages too.
         LocalizeErrors,

@@ -893,29 +893,17 @@ class Suite:
 
     async def as_of(self) -> Row:
         """First one request at the newest position of the generated log (cold:
-        whatever the server keeps to answer it is built now), then random
-        positions over the whole log, one request at a time, for the window:
-        the p99 of those is the figure."""
+        the server has just started), then random positions over the whole log,
+        one request at a time, for the window: the p99 of those is the figure.
+        Then the server is restarted and the first request at a random position
+        is timed: with persisted snapshots it folds at most an interval."""
         assert self.a is not None and self.db is not None
         p = self.p
         last = self.last_generated
         headers = {"authorization": f"Bearer {self.admin}"}
         rng = self.rng
-        cold_ms = math.nan
-        async with profiling(self.a if self.profile_dir else None, self.profile_dir, "asof-cold"):
-            started = time.perf_counter()
-            try:
-                async with httpx.AsyncClient(timeout=p.asof_timeout) as client:
-                    response = await client.post(
-                        f"{self.a.url}/graphql",
-                        content=graphql_body(AS_OF_QUERY, {"p": str(last)}),
-                        headers={**headers, "content-type": "application/json"},
-                    )
-                if not no_graphql_errors(response):
-                    raise RuntimeError(f"mailServersAsOf failed: {response.text[:300]}")
-                cold_ms = (time.perf_counter() - started) * 1000
-            except httpx.TimeoutException:
-                pass
+        target = "p99 < 50 ms; first after a restart < 1 s"
+        cold_ms = await self._first_as_of("asof-cold", last, headers)
         if math.isnan(cold_ms):
             log("  the cold mailServersAsOf request timed out; restarting mailreg-A")
             self.a.stop()
@@ -929,7 +917,7 @@ class Suite:
                 f"first request > {p.asof_timeout * 1000:,.0f} ms",
                 "—",
                 "—",
-                "< 100 ms",
+                target,
                 "NO",
                 {"cold_ms": None},
             )
@@ -949,21 +937,45 @@ class Suite:
                 request_timeout=p.asof_timeout,
             )
         self.check_errors("asof", result)
+        log("  restarting mailreg-A for the first request after a restart ...")
+        self.a.stop()
+        self.a = await self.start_server("mailreg-A-restarted", self.db)
+        restart_ms = await self._first_as_of("asof-restart", rng.randint(1, last), headers)
         self.note(
             f"mailServersAsOf: first request (the newest position, {last:,}) {ms(cold_ms)}; then "
             f"{result.requests:,} sequential requests at random positions: p50 {ms(result.p50_ms)}, "
-            f"max {ms(max(result.latencies) * 1000)}, {result.server_cpu_ms_per_request:.1f} ms server CPU each"
+            f"max {ms(max(result.latencies) * 1000)}, {result.server_cpu_ms_per_request:.1f} ms server CPU each; "
+            f"first request after a restart (random position) {ms(restart_ms)}"
         )
+        ok = result.p99_ms < 50 and restart_ms < 1000
         return Row(
             "asof",
             f"mailServersAsOf(position) in a {self.log_events:,}-event log: p99",
-            f"p99 {ms(result.p99_ms)} (first request {ms(cold_ms)})",
+            f"p99 {ms(result.p99_ms)} (first after a start {ms(cold_ms)}, after a restart {ms(restart_ms)})",
             "—",
             "—",
-            "< 100 ms",
-            yes(result.p99_ms < 100),
-            {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms, "cold_ms": cold_ms},
+            target,
+            yes(ok),
+            {"p99_ms": result.p99_ms, "p50_ms": result.p50_ms, "cold_ms": cold_ms, "restart_ms": restart_ms},
         )
+
+    async def _first_as_of(self, label: str, position: int, headers: dict[str, str]) -> float:
+        """Milliseconds of one mailServersAsOf request; NaN when it timed out."""
+        assert self.a is not None
+        async with profiling(self.a if self.profile_dir else None, self.profile_dir, label):
+            started = time.perf_counter()
+            try:
+                async with httpx.AsyncClient(timeout=self.p.asof_timeout) as client:
+                    response = await client.post(
+                        f"{self.a.url}/graphql",
+                        content=graphql_body(AS_OF_QUERY, {"p": str(position)}),
+                        headers={**headers, "content-type": "application/json"},
+                    )
+                if not no_graphql_errors(response):
+                    raise RuntimeError(f"mailServersAsOf failed: {response.text[:300]}")
+                return (time.perf_counter() - started) * 1000
+            except httpx.TimeoutException:
+                return math.nan
 
     async def subscriptions(self) -> Row:
         p = self.p

@@ -84,12 +84,10 @@ async def page(
         .order_by(event_links.c.position.desc() if newest else event_links.c.position)
         .limit(limit)
     )
-    both = sa.union_all(sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position)).subquery()
-    found = sorted(set((await conn.execute(sa.select(both.c.position))).scalars()))
-    positions = found[-limit:] if newest else found[:limit]
-    if not positions:
-        return []
-    return await store.read(conn, where=[events.c.position.in_(positions)])
+    both = sa.union_all(sa.select(own.subquery().c.position), sa.select(linked.subquery().c.position))
+    # One statement: the page's rows straight from the merged positions.
+    where = [events.c.position.in_(both)]
+    return await store.read(conn, after=after, before=before, limit=limit, where=where, newest=newest)
 
 
 async def any_before(conn: AsyncConnection, filter: LogFilter, position: int) -> bool:

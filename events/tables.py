@@ -87,5 +87,19 @@ event_links = sa.Table(
     sa.Column("position", Position, primary_key=True),
 )
 
+# The folded list just after the event at `position` (the last event at or
+# below a multiple of the snapshot interval); stream_id/stream_version name
+# that event, so a snapshot of another log is never taken for this one.
+history_snapshots = sa.Table(
+    "history_snapshots",
+    metadata,
+    sa.Column("position", Position, primary_key=True),
+    sa.Column("stream_id", sa.String(64), nullable=False),
+    sa.Column("stream_version", sa.Integer, nullable=False),
+    sa.Column("list_version", sa.Integer, nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
 SERVER_LIST = "mail_servers"
 """The name of the server-list projection in projection_state."""

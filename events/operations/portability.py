@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,16 +12,17 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events import migrate, projections, store
+from events import migrate, projections, snapshots, store
 from events.database import read_transaction, write_transaction
 from events.dialect import dialect_of
 from events.operations.check import LogVerifier, schema_problem
 from events.operations.progress import Progress
 from events.serialization import utc
 from events.store import RecordedEvent
-from events.tables import event_links, events
+from events.tables import event_links, events, history_snapshots
 
 BATCH = 5000
+log = logging.getLogger("mailreg.portability")
 FIELDS = (
     "position",
     "streamId",
@@ -208,6 +210,8 @@ async def import_log(
     source.seek(0)
     async with write_transaction(engine) as conn:
         await _refuse_unless_empty(conn)
+        # Snapshots of whatever log this database held before cannot describe this one.
+        await conn.execute(history_snapshots.delete())
         verifier = await _write(conn, source, written)
         server_list = verifier.fold.freeze()
         await projections.replace_all(conn, server_list, verifier.last_position, verifier.last_occurred_at)
@@ -215,6 +219,10 @@ async def import_log(
             await dialect_of(engine).move_identity_past(conn, verifier.last_position)
             # Wake the live feeds of any running instance, as an append would.
             await projections.save_checkpoint(conn, verifier.last_position, server_list.list_version, notify=True)
+    try:
+        await snapshots.backfill(engine)
+    except Exception:  # the import itself is committed; `serve` writes what is missing
+        log.warning("history snapshots of the imported log were not written", exc_info=True)
     return ImportReport(
         verifier.count, len(verifier.versions), len(server_list.order), server_list.list_version, verifier.last_position
     )

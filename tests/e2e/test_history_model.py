@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from events.database import create_engine
+from events.tables import history_snapshots
 from tests.e2e.live import (
     Api,
     Folded,
@@ -512,3 +516,60 @@ async def test_every_position_of_a_random_history_reads_back_as_the_model_predic
         for _ in range(data.draw(st.integers(24, 36), label="steps")):
             await run.step()
         await run.check()
+
+
+async def written_snapshots(url: str, expected: int, patience: float = 30.0) -> list[int]:
+    """The snapshot positions once the app's background writer has written `expected` of them."""
+    engine = create_engine(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            async with engine.connect() as conn:
+                positions = sorted((await conn.execute(sa.select(history_snapshots.c.position))).scalars())
+            if len(positions) >= expected or asyncio.get_running_loop().time() > deadline:
+                return positions
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
+
+
+async def damage(url: str, positions: list[int]) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            query = history_snapshots.update().where(history_snapshots.c.position.in_(positions))
+            await conn.execute(query.values(checksum="0" * 64))
+    finally:
+        await engine.dispose()
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+async def test_after_a_restart_every_position_reads_back_as_the_model_predicts_from_persisted_snapshots(
+    folder: Path, data: st.DataObject
+):
+    every = data.draw(st.integers(1, 9), label="snapshot every")
+    os.environ["MAILREG_SNAPSHOT_EVERY"] = str(every)
+    try:
+        async with fresh_database() as url:
+            async with in_process(url, folder) as api:
+                run = Run(api, data.draw)
+                for _ in range(data.draw(st.integers(16, 28), label="steps")):
+                    await run.step()
+            positions = sorted(run.snapshots)
+            expected = len({p // every for p in positions if p // every < positions[-1] // every})
+            async with in_process(url, folder):  # a start: its writer fills in the snapshots
+                written = await written_snapshots(url, expected)
+            assert len(written) == expected
+            damaged = data.draw(st.lists(st.sampled_from(written), max_size=3, unique=True), label="damaged")
+            await damage(url, damaged)
+            async with in_process(url, folder) as api:  # a restart: nothing in memory
+                run.api = api
+                await run.check()
+    finally:
+        del os.environ["MAILREG_SNAPSHOT_EVERY"]

@@ -103,3 +103,12 @@ async def test_serve_refuses_a_short_secret_kept_in_the_data_folder(monkeypatch:
         config = Config.from_env()
         await prepare(config)
         create_app(config)
+
+
+@pytest.mark.parametrize("every", ["0", "-5", "many", "1.5"])
+async def test_serve_refuses_a_snapshot_interval_that_is_not_a_positive_integer(tmp_path: Path, every: str):
+    status, output = await serve(tmp_path, MAILREG_JWT_SECRET="x" * 32, MAILREG_SNAPSHOT_EVERY=every)
+
+    assert status == 2, output
+    assert "MAILREG_SNAPSHOT_EVERY must be a positive integer" in output, output
+    assert "Traceback" not in output

@@ -53,3 +53,9 @@ async def fresh_engine(databases: Databases) -> AsyncEngine:
 async def played(class_databases: Databases) -> Played:
     """A long seeded random history on its own database, played once per class."""
     return await play(await class_databases.fresh_engine(), random.Random(20250101), HISTORY_COMMANDS)
+
+
+@pytest.fixture
+async def short(fresh_engine: AsyncEngine) -> Played:
+    """A short random history on a database of its own, for tests that change it."""
+    return await play(fresh_engine, random.Random(7), 70)
