@@ -114,7 +114,8 @@ def ensure_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-async def _run(url: str, script: Path, threads: int, connections: int, seconds: float) -> tuple[dict[str, int], str]:
+async def run_wrk(url: str, script: Path, threads: int, connections: int, seconds: float) -> tuple[dict[str, int], str]:
+    """Run wrk with a Lua script that prints one JSON line of figures; those figures and wrk's stderr."""
     process = await asyncio.create_subprocess_exec(
         "wrk",
         f"-t{threads}",
@@ -166,9 +167,9 @@ async def read_load(
         script = Path(folder) / "reads.lua"
         script.write_text(_SCRIPT % values)
         if warmup > 0:
-            await _run(base_url, script, threads, connections, warmup)
+            await run_wrk(base_url, script, threads, connections, warmup)
         cpu0 = server.cpu_seconds()
-        figures, stderr = await _run(base_url, script, threads, connections, duration)
+        figures, stderr = await run_wrk(base_url, script, threads, connections, duration)
         cpu = server.cpu_seconds() - cpu0
     if figures["socket_errors"]:
         raise RuntimeError(f"wrk: {figures['socket_errors']} socket errors")

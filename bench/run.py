@@ -795,7 +795,7 @@ class Suite:
         ids = self.server_ids
         clients = self.p.write_clients
         async with profiling(self.a if self.profile_dir else None, self.profile_dir, "mutations"):
-            if wrk.available():
+            if reads_wrk.ensure_wrk():
                 result = await wrk.change_mutations(
                     f"{self.a.url}/graphql",
                     self.admin,

@@ -5,15 +5,13 @@ far less than the server it measures, which a Python client could not promise.""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.infra import Process
+from bench.reads_wrk import run_wrk
 
 _SCRIPT = """
 local ids = {%(ids)s}
@@ -75,32 +73,6 @@ class WrkResult:
         return self.server_cpu / self.requests * 1000 if self.requests else math.nan
 
 
-def available() -> bool:
-    return shutil.which("wrk") is not None
-
-
-async def _run(url: str, script: Path, connections: int, seconds: float) -> dict[str, int]:
-    process = await asyncio.create_subprocess_exec(
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "30s",
-        "-s",
-        str(script),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"wrk failed ({process.returncode}): {err.decode()[-300:]}")
-    line = [x for x in out.decode().splitlines() if x.startswith("{")][-1]
-    figures: dict[str, int] = json.loads(line)
-    return figures
-
-
 async def change_mutations(
     url: str, token: str, server_ids: list[str], *, connections: int, duration: float, warmup: float, server: Process
 ) -> WrkResult:
@@ -108,9 +80,9 @@ async def change_mutations(
     with tempfile.TemporaryDirectory(prefix="mailreg-wrk-") as folder:
         script = Path(folder) / "change.lua"
         script.write_text(_SCRIPT % {"ids": ", ".join(f'"{i}"' for i in server_ids), "token": token})
-        await _run(url, script, connections, warmup)
+        await run_wrk(url, script, 1, connections, warmup)
         cpu0 = server.cpu_seconds()
-        figures = await _run(url, script, connections, duration)
+        figures, _ = await run_wrk(url, script, 1, connections, duration)
         cpu = server.cpu_seconds() - cpu0
     if figures["socket_errors"]:
         raise RuntimeError(f"wrk: {figures['socket_errors']} socket errors")
