@@ -6,25 +6,23 @@ folding does; the records already hold the API's values."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
 
 from api.types import IncomingServer, MailServer, MailServerList, OutgoingServer
-from domain.values import OAuthProvider, ReceiveProtocol, SmtpAuthMethod, SmtpCredentials, SmtpEncryption
-from events.payload_fold import PayloadFold, Record
-
-
-def _members(enum: type[Enum]) -> dict[Any, Any]:
-    return {None: None, **{member.value: member for member in enum}}
-
-
-_OAUTH = _members(OAuthProvider)
-_ENCRYPTION = _members(SmtpEncryption)
-_AUTH = _members(SmtpAuthMethod)
-_CREDENTIALS = _members(SmtpCredentials)
-_PROTOCOL = _members(ReceiveProtocol)
+from events.payload_fold import (
+    AUTH_MEMBERS,
+    CREDENTIALS_MEMBERS,
+    ENCRYPTION_MEMBERS,
+    FIELD_INDEX,
+    INCOMING_VALUES,
+    OAUTH_MEMBERS,
+    OUTGOING_VALUES,
+    PROTOCOL_MEMBERS,
+    PayloadFold,
+    Record,
+)
 
 
 class _Listed(MailServer):
@@ -42,21 +40,21 @@ class _Listed(MailServer):
         values = self.__dict__["_values"]
         value: Any
         if name == "oauth_provider":
-            value = _OAUTH[values[2]]
+            value = OAUTH_MEMBERS[values[FIELD_INDEX["oauthProvider"]]]
         elif name == "outgoing":
-            host, port, encryption, auth, credentials, timeout = values[3:9]
+            host, port, encryption, auth, credentials, timeout = values[OUTGOING_VALUES]
             value = OutgoingServer(
                 host=host,
                 port=port,
-                encryption=_ENCRYPTION[encryption],
-                auth_method=_AUTH[auth],
-                credentials=_CREDENTIALS[credentials],
+                encryption=ENCRYPTION_MEMBERS[encryption],
+                auth_method=AUTH_MEMBERS[auth],
+                credentials=CREDENTIALS_MEMBERS[credentials],
                 timeout_seconds=timeout,
             )
         elif name == "incoming":
-            protocol, host, port, tls, apop, timeout = values[9:15]
+            protocol, host, port, tls, apop, timeout = values[INCOMING_VALUES]
             value = IncomingServer(
-                protocol=_PROTOCOL[protocol],
+                protocol=PROTOCOL_MEMBERS[protocol],
                 host=host,
                 port=port,
                 use_tls=bool(tls),

@@ -55,11 +55,15 @@ def _members(enum: type[StrEnum], optional: bool = False) -> dict[Any, Any]:
     return members
 
 
-_OAUTH = _members(OAuthProvider, optional=True)
-_ENCRYPTION = _members(SmtpEncryption)
-_AUTH = _members(SmtpAuthMethod)
-_CREDENTIALS = _members(SmtpCredentials, optional=True)
-_PROTOCOL = _members(ReceiveProtocol)
+# A stored value -> its domain enum member, per enum field; shared with the API's point-in-time lists.
+OAUTH_MEMBERS = _members(OAuthProvider, optional=True)
+ENCRYPTION_MEMBERS = _members(SmtpEncryption)
+AUTH_MEMBERS = _members(SmtpAuthMethod)
+CREDENTIALS_MEMBERS = _members(SmtpCredentials, optional=True)
+PROTOCOL_MEMBERS = _members(ReceiveProtocol)
+# Where each direction's values stand in a record's values.
+OUTGOING_VALUES = slice(FIELD_INDEX["outgoing.host"], FIELD_INDEX["outgoing.timeoutSeconds"] + 1)
+INCOMING_VALUES = slice(FIELD_INDEX["incoming.protocol"], FIELD_INDEX["incoming.timeoutSeconds"] + 1)
 
 
 def settings_of(values: list[Any]) -> Settings:
@@ -72,23 +76,24 @@ def settings_of(values: list[Any]) -> Settings:
         return settings
     if len(_SETTINGS) >= _SETTINGS_KEPT:
         _SETTINGS.clear()
-    code, name, oauth, o_host, o_port, o_enc, o_auth, o_cred, o_timeout = key[:9]
-    i_protocol, i_host, i_port, tls, apop, i_timeout = key[9:]
+    code, name, oauth = key[: OUTGOING_VALUES.start]
+    o_host, o_port, o_enc, o_auth, o_cred, o_timeout = key[OUTGOING_VALUES]
+    i_protocol, i_host, i_port, tls, apop, i_timeout = key[INCOMING_VALUES]
     try:
         settings = Settings(
             code=code,
             name=name,
-            oauth_provider=_OAUTH[oauth],
+            oauth_provider=OAUTH_MEMBERS[oauth],
             outgoing=Outgoing(
                 host=o_host,
                 port=o_port,
-                encryption=_ENCRYPTION[o_enc],
-                auth_method=_AUTH[o_auth],
-                credentials=_CREDENTIALS[o_cred],
+                encryption=ENCRYPTION_MEMBERS[o_enc],
+                auth_method=AUTH_MEMBERS[o_auth],
+                credentials=CREDENTIALS_MEMBERS[o_cred],
                 timeout_seconds=o_timeout,
             ),
             incoming=Incoming(
-                protocol=_PROTOCOL[i_protocol],
+                protocol=PROTOCOL_MEMBERS[i_protocol],
                 host=i_host,
                 port=i_port,
                 use_tls=bool(tls),
@@ -107,11 +112,11 @@ def _well_formed(values: Any) -> bool:
     return (
         isinstance(values, list)
         and len(values) == len(FIELD_NAMES)
-        and values[2] in _OAUTH
-        and values[5] in _ENCRYPTION
-        and values[6] in _AUTH
-        and values[7] in _CREDENTIALS
-        and values[9] in _PROTOCOL
+        and values[FIELD_INDEX["oauthProvider"]] in OAUTH_MEMBERS
+        and values[FIELD_INDEX["outgoing.encryption"]] in ENCRYPTION_MEMBERS
+        and values[FIELD_INDEX["outgoing.authMethod"]] in AUTH_MEMBERS
+        and values[FIELD_INDEX["outgoing.credentials"]] in CREDENTIALS_MEMBERS
+        and values[FIELD_INDEX["incoming.protocol"]] in PROTOCOL_MEMBERS
     )
 
 
