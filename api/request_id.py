@@ -19,6 +19,11 @@ _UNLOGGED_PATHS = ("/healthz", "/readyz", "/metrics")
 _ROUTES = ("/graphql", *_UNLOGGED_PATHS)
 
 
+def request_id_for(given: str | None) -> str:
+    """The id of a request that sent X-Request-ID `given` (None: not sent): the caller's, or a new one."""
+    return (given or "")[:200] or uuid.uuid4().hex
+
+
 class RequestId:
     """Takes X-Request-ID from the request (or makes one), hands it to the app
     through the request state, sends it back on the response, and logs the request."""
@@ -32,7 +37,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = (given or "")[:200] or uuid.uuid4().hex
+        request_id = request_id_for(given)
         request_state.set_request_ids(scope, request_id, given[:200] if given else None)
         REQUEST_ID.set(request_id)
         started = time.perf_counter()
@@ -52,7 +57,7 @@ class RequestId:
         finally:
             if scope["type"] == "http" and self.metrics is not None:
                 path = scope["path"] if scope["path"] in _ROUTES else "other"
-                self.metrics.responses.labels(path, str(status)).inc()
+                self.metrics.response(path, str(status)).inc()
             if scope["type"] == "http" and scope["path"] not in _UNLOGGED_PATHS:
                 log.info(
                     "%s %s %s",

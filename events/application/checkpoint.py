@@ -69,6 +69,11 @@ class SharedRead:
 _QUERY = "SELECT position FROM projection_state WHERE name = $1"
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Nothing to undo: the connection only ever runs _QUERY, outside any transaction. (The pool's
+    default reset would send a second statement after every read: a round trip for nothing.)"""
+
+
 class Checkpoint:
     """The newest committed position of the log, from a shared read (see the module)."""
 
@@ -99,7 +104,13 @@ class Checkpoint:
                 dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
                 # One connection suffices: reads are shared and run one at a time.
                 self._pool = await asyncpg.create_pool(
-                    dsn, min_size=0, max_size=1, timeout=5, command_timeout=10, max_inactive_connection_lifetime=300
+                    dsn,
+                    min_size=0,
+                    max_size=1,
+                    timeout=5,
+                    command_timeout=10,
+                    max_inactive_connection_lifetime=300,
+                    reset=_keep_session,
                 )
             return self._pool
 
