@@ -34,6 +34,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import imports, live, loggen, reads_wrk, replay, writes, wrk
 from bench.infra import Database, Secrets, Server, log, mailreg_argv, percentile, plain_argv, server_env
@@ -528,6 +529,9 @@ class Suite:
         ids = self.server_ids[: p.read_connections]
 
         async def load(server: Server, path: str, profile_name: str, change: str | None = None) -> reads_wrk.ReadLoad:
+            # Without a change, wrk only counts non-2xx answers: mailreg's own counters must show every read ok.
+            counted = change is None and server is a
+            before = await self.outcomes(a, field_name) if counted else {}
             async with profiling(server if profile else None, self.profile_dir, profile_name):
                 result = await reads_wrk.read_load(
                     server.url,
@@ -538,10 +542,16 @@ class Suite:
                     duration=p.duration,
                     warmup=p.warmup,
                     server=server,
+                    answer=ours,
                     alternate_with=None if change is None else (change, ids, server is plain),
                 )
             if change is not None:
                 await self.settled()  # the changes still in flight when wrk stopped must not overlap the next run
+            if counted:
+                after = await self.outcomes(a, field_name)
+                moved = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
+                if set(moved) - {"ok"} or moved.get("ok", 0.0) < result.reads:
+                    raise RuntimeError(f"{profile_name}: {result.reads:,} reads, but mailreg counted {moved}")
             if result.bad:
                 raise RuntimeError(f"{profile_name}: {result.bad} bad answers, first: {result.first_bad}")
             if not result.reads:
@@ -617,6 +627,17 @@ class Suite:
             rows.extend(await self.reads_while_writing(name, field_name, plain, plain_path, load))
         self.note(f"{name}: answer of {len(ours):,} bytes, identical from mailreg and the plain app")
         return rows
+
+    async def outcomes(self, server: Server, operation: str) -> dict[str, float]:
+        """mailreg's count of `operation` by outcome, from its /metrics."""
+        async with httpx.AsyncClient(timeout=30) as client:
+            text = (await client.get(f"{server.url}/metrics")).text
+        return {
+            s.labels["outcome"]: s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "mailreg_graphql_requests_total" and s.labels.get("operation") == operation
+        }
 
     async def reads_while_writing(
         self, name: str, field_name: str, plain: Server, plain_path: str, load: Any
