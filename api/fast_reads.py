@@ -78,8 +78,9 @@ class FastReads:
                 return
             receive = _replay(payload, receive)
         verifier = self.reads.services.verifier
-        # A key from a JWKS URL is fetched first (off the loop), so that its caller is not taken for anonymous.
-        await verifier.fetch_keys(authorization)
+        if verifier.jwks_client is not None:
+            # A key from a JWKS URL is fetched first (off the loop), so that its caller is not taken for anonymous.
+            await verifier.fetch_keys(authorization)
         principal = verifier.principal(authorization)
         role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
         key = (scope["method"], payload, content_type, role, accept, accept_language)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,9 +19,18 @@ _UNLOGGED_PATHS = ("/healthz", "/readyz", "/metrics")
 _ROUTES = ("/graphql", *_UNLOGGED_PATHS)
 
 
+# uuid.UUID(version=4)'s bits: version nibble 4 and variant 10 (RFC 9562), over 122 random ones.
+_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION = (4 << 76) | (0x8000 << 48)
+
+
 def request_id_for(given: str | None) -> str:
-    """The id of a request that sent X-Request-ID `given` (None: not sent): the caller's, or a new one."""
-    return (given or "")[:200] or uuid.uuid4().hex
+    """The id of a request that sent X-Request-ID `given` (None: not sent): the caller's, or a new
+    random one, as uuid.uuid4().hex spells it (made without a UUID object, a third of the cost)."""
+    if given:
+        return given[:200]
+    bits = int.from_bytes(os.urandom(16))
+    return f"{bits & _MASK | _VERSION:032x}"
 
 
 class RequestId:
