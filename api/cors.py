@@ -34,6 +34,10 @@ class CorsHeaders:
         self._middleware = cors(_bare_answer, origins)
         self._known: dict[bytes | None, list[tuple[bytes, bytes]]] = {}
 
+    def known(self, origin: bytes | None) -> list[tuple[bytes, bytes]] | None:
+        """The headers for `origin` if they were found before (an empty list when there are none)."""
+        return self._known.get(origin)
+
     async def __call__(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
         """The headers to append for a simple (not preflight) request from `origin` (None: no Origin header)."""
         known = self._known.get(origin)

@@ -76,7 +76,6 @@ class FastReads:
             if rest:  # too large to be a fast read: the guard sees every byte, as sent
                 await self.app(scope, _replay(payload, receive, more=True), send)
                 return
-            receive = _replay(payload, receive)
         verifier = self.reads.services.verifier
         if verifier.jwks_client is not None:
             # A key from a JWKS URL is fetched first (off the loop), so that its caller is not taken for anonymous.
@@ -84,25 +83,27 @@ class FastReads:
         principal = verifier.principal(authorization)
         role = "anonymous" if principal is None else ("admin" if principal.is_admin else "user")
         key = (scope["method"], payload, content_type, role, accept, accept_language)
-        request_state.set_read_key(scope, key)
         known = self.reads.known_read(key) or await self.reads.after_first_run(key)
-        if known is None:
-            await self.app(scope, receive, send)
+        answer = None
+        if known is not None:
+            try:
+                answer = await self.reads.without_graphql(key, known)
+            except Exception:  # e.g. the database is away: GraphQL answers with its masked error
+                answer = None
+        if answer is None or known is None:
+            request_state.set_read_key(scope, key)
+            await self.app(scope, receive if scope["method"] == "GET" else _replay(payload, receive), send)
             return
-        try:
-            answer = await self.reads.without_graphql(key, known)
-        except Exception:  # e.g. the database is away: GraphQL answers with its masked error
-            answer = None
-        if answer is None:
-            await self.app(scope, receive, send)
-            return
+        cors = self.cors.known(origin)
+        if cors is None:
+            cors = await self.cors(origin)
         # The headers in the order the inner layers give them: the answer's, the request id's, CORS's.
         request_id = request_id_for(None if given_id is None else given_id.decode("latin-1"))
         headers = [
             (b"content-length", str(len(answer)).encode()),
             (b"content-type", known.media),
             (b"x-request-id", request_id.encode("latin-1")),
-            *await self.cors(origin),
+            *cors,
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
