@@ -39,7 +39,7 @@ async def registry_appends(
     from events.database import create_engine
 
     engine = create_engine(database.url)
-    service = MailServerService(engine)
+    service = MailServerService(engine, own_connection=True)  # as `mailreg serve` runs it
     request = Request(actor="bench-writer")
 
     def respond(_registry: Any, _events: Any) -> dict[str, Any]:
@@ -67,6 +67,7 @@ async def registry_appends(
             profiler.stop()
         return Throughput(count, elapsed)
     finally:
+        await service.close()
         await engine.dispose()
 
 
@@ -163,7 +164,7 @@ async def service_concurrent(
     from events.database import create_engine
 
     engine = create_engine(database.url)
-    service = MailServerService(engine)
+    service = MailServerService(engine, own_connection=True)  # as `mailreg serve` runs it
     request = Request(actor="bench-writer")
     counts = [0] * writers
     measuring = False
@@ -196,6 +197,7 @@ async def service_concurrent(
             profiler.stop()
         return Throughput(sum(counts), elapsed)
     finally:
+        await service.close()
         await engine.dispose()
 
 
