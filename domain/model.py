@@ -210,7 +210,12 @@ def _scalar(value: object) -> Scalar:
 
 def fields(settings: Settings) -> dict[str, Scalar]:
     """Settings as dotted API field names and API-shaped values (enums by name)."""
-    return {name: _scalar(value) for name, value in zip(_NAMES, _LEAF_VALUES(settings), strict=True)}
+    return dict(zip(_NAMES, scalars(settings), strict=True))
+
+
+def scalars(settings: Settings) -> tuple[Scalar, ...]:
+    """The API-shaped values of `fields`, in SETTING_FIELDS order."""
+    return tuple([value.value if isinstance(value, StrEnum) else value for value in _LEAF_VALUES(settings)])
 
 
 def _assemble(values: dict[tuple[str, ...], object], base: Settings | None = None) -> Settings:

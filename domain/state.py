@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar, assert_never
 
@@ -120,10 +120,11 @@ class Fold:
             case ServerChanged():
                 server = self.servers[event.server_id]
                 changes = tuple((c.field, c.before, c.after) for c in event.changes)
-                changed = replace(
-                    server,
+                changed = Server(
+                    id=server.id,
                     settings=apply_changes(server.settings, changes),
                     version=meta.stream_version,
+                    created_at=server.created_at,
                     updated_at=meta.occurred_at,
                 )
                 self._servers()[event.server_id] = changed
