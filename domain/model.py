@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import get_args, get_type_hints
 
 from domain.values import (
@@ -198,9 +199,23 @@ _PART_TYPES: dict[str, type] = {
 }
 
 
+# Every leaf's value in one call: the write path reads them several times per command.
+_LEAF_VALUES = attrgetter(*(".".join(field.path) for field in SETTING_FIELDS))
+_NAMES = tuple(field.name for field in SETTING_FIELDS)
+
+
+def _scalar(value: object) -> Scalar:
+    return value.value if isinstance(value, StrEnum) else value  # type: ignore[return-value]
+
+
 def fields(settings: Settings) -> dict[str, Scalar]:
     """Settings as dotted API field names and API-shaped values (enums by name)."""
-    return {field.name: field.to_scalar(field.read(settings)) for field in SETTING_FIELDS}
+    return dict(zip(_NAMES, scalars(settings), strict=True))
+
+
+def scalars(settings: Settings) -> tuple[Scalar, ...]:
+    """The API-shaped values of `fields`, in SETTING_FIELDS order."""
+    return tuple([value.value if isinstance(value, StrEnum) else value for value in _LEAF_VALUES(settings)])
 
 
 def _assemble(values: dict[tuple[str, ...], object], base: Settings | None = None) -> Settings:
@@ -224,8 +239,12 @@ def from_fields(values: dict[str, Scalar]) -> Settings:
 
 def diff(before: Settings, after: Settings) -> tuple[tuple[str, Scalar, Scalar], ...]:
     """The fields whose values differ, in API order, as (field, before, after)."""
-    old, new = fields(before), fields(after)
-    return tuple((key, old[key], new[key]) for key in old if old[key] != new[key])
+    old, new = _LEAF_VALUES(before), _LEAF_VALUES(after)
+    if old == new:
+        return ()
+    return tuple(
+        (name, _scalar(was), _scalar(now)) for name, was, now in zip(_NAMES, old, new, strict=True) if was != now
+    )
 
 
 def apply_changes(settings: Settings, changes: tuple[tuple[str, Scalar, Scalar], ...]) -> Settings:

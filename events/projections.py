@@ -17,7 +17,7 @@ from domain.events import (
     ServerDeleted,
     ServersReordered,
 )
-from domain.model import SETTING_FIELDS, Server, SettingField, fields, from_fields
+from domain.model import SETTING_FIELDS, Server, SettingField, from_fields, scalars
 from domain.state import ServerList
 from events.dialect import dialect_of
 from events.serialization import utc
@@ -30,15 +30,15 @@ def column(field: SettingField) -> str:
 
 
 _COLUMNS = [(field, column(field)) for field in SETTING_FIELDS]
+_COLUMN_NAMES = tuple(name for _, name in _COLUMNS)
 
 
 def server_row(server: Server, position: int) -> dict[str, Any]:
     """The read model's row of a server at its 1-based list position."""
-    values = fields(server.settings)
     return {
         "id": server.id,
         "position": position,
-        **{name: values[field.name] for field, name in _COLUMNS},
+        **dict(zip(_COLUMN_NAMES, scalars(server.settings), strict=True)),
         "version": server.version,
         "created_at": server.created_at,
         "updated_at": server.updated_at,

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,12 +43,6 @@ _BETWEEN = (
     "WHERE position > $1 AND position <= $2 ORDER BY position"
 )
 _VERSIONS = "SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id"
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
 
 
 def _read_model_changes(plan: Plan) -> tuple[list[dict[str, Any]], list[str]]:
@@ -90,9 +85,7 @@ async def commit_postgres(conn: asyncpg.Connection, plan: Plan) -> list[int]:
         "last_occurred_at": plan.occurred_at,
     }
     try:
-        positions: list[int] | None = await conn.fetchval(
-            _APPEND, plan.start.position, json.dumps(batch, default=_json_default)
-        )
+        positions: list[int] | None = await conn.fetchval(_APPEND, plan.start.position, orjson.dumps(batch).decode())
     except asyncpg.UniqueViolationError as error:
         # Another instance appended to a stream we thought was new or deleted,
         # or stored the same idempotency key: decide again on what is there now.

@@ -18,6 +18,7 @@ from events.application.append import StaleError
 from events.application.batch import CurrentList, KeyRef, Outcome, Pending, Plan, Request, Respond, plan
 from events.application.catch_up import caught_up
 from events.application.checkpoint import Checkpoint
+from events.application.writer import WriterConnection
 from events.database import LAST_OCCURRED_AT, locked_checkpoint, read_transaction, write_transaction
 from events.dialect import dialect_of
 from events.store import RecordedEvent
@@ -49,6 +50,8 @@ class MailServerService:
         on_commit: Callable[[Sequence[RecordedEvent]], None] | None = None,
         own_connection: bool = False,
     ):
+        """With `own_connection` (PostgreSQL), checkpoint reads and writes each run on an
+        asyncpg connection of the service's own instead of the engine's pool; `close` closes them."""
         self.engine = engine
         self._postgres = dialect_of(engine).one_call_append
         self._write_lock = asyncio.Lock()
@@ -60,6 +63,7 @@ class MailServerService:
         self._versions: dict[str, int] = {}
         self._on_commit = on_commit
         self.checkpoint = Checkpoint(engine, own_connection=own_connection)
+        self._writer = WriterConnection(engine, own=own_connection and self._postgres)
         self._catching_up = asyncio.Lock()
 
     async def current(self) -> CurrentList:
@@ -82,8 +86,9 @@ class MailServerService:
             return current
 
     async def close(self) -> None:
-        """Release the connection the checkpoint reads use."""
+        """Release the connections of our own (checkpoint reads, writes)."""
         await self.checkpoint.close()
+        await self._writer.close()
 
     async def _load(self) -> CurrentList:
         async with read_transaction(self.engine) as conn:
@@ -133,11 +138,8 @@ class MailServerService:
         catching up from the log, so that the retry cannot be overtaken."""
         refs = [ref for p in batch if (ref := p.request.key_ref) is not None]
         for retry in (True, False):
-            async with self.engine.connect() as outer:
-                conn: asyncpg.Connection = (await outer.get_raw_connection()).driver_connection
+            async with self._writer.use() as conn:
                 try:
-                    if conn.is_closed():
-                        raise asyncpg.InterfaceError("connection is closed")
                     if locked:
                         return await self._commit_locked(conn, batch, refs)
                     current = self._current or await self._load()
@@ -152,7 +154,7 @@ class MailServerService:
                     if not retry or locked:
                         raise
                     # Nothing was written yet: safe to go again on a fresh connection.
-                    await outer.invalidate()
+                    await self._writer.discard()
                     continue
                 except StaleError as stale:
                     await self._learn_versions(conn, stale)
