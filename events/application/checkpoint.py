@@ -67,6 +67,8 @@ class SharedRead:
 
 
 _QUERY = "SELECT position FROM projection_state WHERE name = $1"
+CHECKPOINT_NAME = "mailreg checkpoint"
+"""The checkpoint connection's application_name, so that operators can tell it apart in pg_stat_activity."""
 
 
 class Checkpoint:
@@ -90,7 +92,11 @@ class Checkpoint:
     async def _read_raw(self) -> int:
         # A prepared statement on a bare connection: a pool's acquire and release would cost
         # twice the read itself, and reads never overlap (SharedRead), so one connection suffices.
-        statement = self._statement or await self._open()
+        statement = self._statement
+        if statement is None or self._connection is None or self._connection.is_closed():
+            # A server restart closes the socket, which asyncpg notices at once: reconnect before sending.
+            self._drop()
+            statement = await self._open()
         try:
             value = await statement.fetchval(SERVER_LIST)
         except BaseException:
@@ -104,7 +110,9 @@ class Checkpoint:
         async with self._open_lock:
             if self._statement is None:
                 dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                connection = await asyncpg.connect(dsn, timeout=5, command_timeout=10)
+                connection = await asyncpg.connect(
+                    dsn, timeout=5, command_timeout=10, server_settings={"application_name": CHECKPOINT_NAME}
+                )
                 try:
                     self._statement = await connection.prepare(_QUERY)
                 except BaseException:
