@@ -15,7 +15,7 @@ from api import graphiql_page
 from api.admin_page import AdminPage
 from api.auth import TokenVerifier
 from api.config import Config
-from api.cors import cors
+from api.cors import CorsHeaders, cors
 from api.fanout import Fanout
 from api.fast_reads import FastReads
 from api.graphql_view import GraphQLApp
@@ -101,12 +101,12 @@ def create_app(config: Config) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    # Added first, so it runs inside RequestId: fast answers get a request id and an access log line too.
-    app.add_middleware(FastReads, reads=graphql.cached_reads)
     app.add_middleware(RequestId, metrics=metrics)
-    # Outside the fast reads, so that their answers carry the CORS headers too.
     app.add_middleware(cors, origins=config.cors_origins)
-    app.add_middleware(KeepServerSend)  # added last: outermost, next to the server
+    # A websocket's send reaches it unwrapped: FastReads, outside it, passes websockets on untouched.
+    app.add_middleware(KeepServerSend)
+    # Added last, so outermost: a cached answer skips the layers above and adds their headers itself.
+    app.add_middleware(FastReads, reads=graphql.cached_reads, cors=CorsHeaders(config.cors_origins))
     app.state.services = services
     app.state.graphql = graphql
     return app

@@ -99,23 +99,26 @@ def _serve(config: Config, sock: Any) -> None:
             if sig == signal.SIGTERM:
                 self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
 
-    server = Server(
-        uvicorn.Config(
-            application,
-            host=config.host,
-            port=config.port,
-            log_level=config.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=7,
-            lifespan="on",
-            # Compressing each frame per socket would undo sending one serialized frame to many.
-            ws_per_message_deflate=False,
-            # Named, not "auto": fan-out writes prebuilt frames to this protocol's transport (api/direct_frames.py).
-            ws="websockets-sansio",
-            log_config=log_config,
-        )
-    )
+    server = Server(uvicorn.Config(application, **uvicorn_options(config, log_config)))
     server.run(sockets=None if sock is None else [sock])
+
+
+def uvicorn_options(config: Config, log_config: dict[str, Any]) -> dict[str, Any]:
+    """What `mailreg serve` gives uvicorn besides the app; the bench's plain ceilings are served with the same."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "log_level": config.log_level,
+        # Our RequestId middleware logs each request once, with its id; uvicorn's line would be a second.
+        "access_log": False,
+        "timeout_graceful_shutdown": 7,
+        "lifespan": "on",
+        # Compressing each frame per socket would undo sending one serialized frame to many.
+        "ws_per_message_deflate": False,
+        # Named, not "auto": fan-out writes prebuilt frames to this protocol's transport (api/direct_frames.py).
+        "ws": "websockets-sansio",
+        "log_config": log_config,
+    }
 
 
 @app.command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,7 +27,24 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class TextFormatter(logging.Formatter):
+class _SecondStamps(logging.Formatter):
+    """Formats the time of a record once per second: a busy server writes thousands of lines a second."""
+
+    _stamp: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """The record's time as logging.Formatter gives it, its seconds part made once per second."""
+        second = int(record.created)
+        kept, stamp = self._stamp
+        if second != kept:
+            stamp = time.strftime(datefmt or self.default_time_format, self.converter(record.created))
+            self._stamp = (second, stamp)
+        if datefmt or not self.default_msec_format:
+            return stamp
+        return self.default_msec_format % (stamp, record.msecs)
+
+
+class TextFormatter(_SecondStamps):
     """One readable line: time, level, logger, [request id], message."""
 
     def __init__(self) -> None:
@@ -42,7 +60,7 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_SecondStamps):
     """Formats a log record as one JSON object, with our request fields when present."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -95,4 +113,9 @@ def configure(log_format: str, log_level: str = "info") -> dict[str, Any]:
     """Apply the logging configuration (and return it, for uvicorn to apply the same)."""
     config = logging_config(log_format, log_level)
     logging.config.dictConfig(config)
+    # Neither format prints the source line, thread, process or task of a record; not gathering them
+    # halves the cost of a line, which is a tenth of a read answered from the cache.
+    logging._srcfile = None  # logging's documented switch for skipping findCaller
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    setattr(logging, "logAsyncioTasks", False)  # noqa: B010 - Python 3.12's, absent from 3.11's stubs
     return config

@@ -24,6 +24,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._responses: dict[tuple[str, str], Counter] = {}
         # The standard process_*, python_gc_* and python_info series; they read process-wide facts.
         for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
             self.registry.register(collector)
@@ -64,6 +66,22 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+
+    def operation(self, operation: str, outcome: str) -> tuple[Counter, Histogram]:
+        """The request counter and latency histogram of one operation and outcome, looked up once:
+        `labels` costs more than the observation itself on a read answered from the cache."""
+        key = (operation, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(operation, outcome), self.latency.labels(operation))
+        return children
+
+    def response(self, path: str, status: str) -> Counter:
+        """The HTTP response counter of one route and status, looked up once."""
+        child = self._responses.get((path, status))
+        if child is None:
+            child = self._responses[(path, status)] = self.responses.labels(path, status)
+        return child
 
     def appended(self, recorded: list[RecordedEvent] | tuple[RecordedEvent, ...]) -> None:
         """Count the appended events by type."""

@@ -25,24 +25,26 @@ def record_operation(
     request_id: str | None,
     principal: Principal | None,
     cached: bool = False,
+    http: tuple[str, str, int] | None = None,
 ) -> None:
-    """Count, time and log one operation under its root fields and outcome."""
+    """Count, time and log one operation under its root fields and outcome; with `http` (method,
+    path, status), the line also stands for the request's access line, which is not written then."""
     if metrics is not None:
-        metrics.requests.labels(operation, outcome).inc()
-        metrics.latency.labels(operation).observe(elapsed)
-    log.info(
-        "graphql %s %s%s",
-        operation,
-        outcome,
-        " (cached)" if cached else "",
-        extra={
-            "request_id": request_id,
-            "actor": principal.subject if principal else None,
-            "operation": operation,
-            "outcome": outcome,
-            "duration_ms": round(elapsed * 1000, 2),
-        },
-    )
+        count, latency = metrics.operation(operation, outcome)
+        count.inc()
+        latency.observe(elapsed)
+    if not log.isEnabledFor(logging.INFO):
+        return
+    extra: dict[str, object] = {
+        "request_id": request_id,
+        "actor": principal.subject if principal else None,
+        "operation": operation,
+        "outcome": outcome,
+        "duration_ms": round(elapsed * 1000, 2),
+    }
+    if http is not None:
+        extra["method"], extra["path"], extra["status"] = http
+    log.info("graphql %s %s%s", operation, outcome, " (cached)" if cached else "", extra=extra)
 
 
 def _outcome(errors: list[GraphQLError]) -> str:

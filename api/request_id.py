@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +17,20 @@ log = logging.getLogger("mailreg.http")
 _UNLOGGED_PATHS = ("/healthz", "/readyz", "/metrics")
 # Paths counted by name; any other is "other", so that scanners cannot grow the label set.
 _ROUTES = ("/graphql", *_UNLOGGED_PATHS)
+
+
+# uuid.UUID(version=4)'s bits: version nibble 4 and variant 10 (RFC 9562), over 122 random ones.
+_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION = (4 << 76) | (0x8000 << 48)
+
+
+def request_id_for(given: str | None) -> str:
+    """The id of a request that sent X-Request-ID `given` (None: not sent): the caller's, or a new
+    random one, as uuid.uuid4().hex spells it (made without a UUID object, a third of the cost)."""
+    if given:
+        return given[:200]
+    bits = int.from_bytes(os.urandom(16))
+    return f"{bits & _MASK | _VERSION:032x}"
 
 
 class RequestId:
@@ -32,7 +46,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = (given or "")[:200] or uuid.uuid4().hex
+        request_id = request_id_for(given)
         request_state.set_request_ids(scope, request_id, given[:200] if given else None)
         REQUEST_ID.set(request_id)
         started = time.perf_counter()
@@ -52,7 +66,7 @@ class RequestId:
         finally:
             if scope["type"] == "http" and self.metrics is not None:
                 path = scope["path"] if scope["path"] in _ROUTES else "other"
-                self.metrics.responses.labels(path, str(status)).inc()
+                self.metrics.response(path, str(status)).inc()
             if scope["type"] == "http" and scope["path"] not in _UNLOGGED_PATHS:
                 log.info(
                     "%s %s %s",

@@ -1,16 +1,20 @@
-"""The ceiling of the HTTP reads: plain Starlette endpoints that answer the same bytes
-as the GraphQL queries, from the same read model, without GraphQL.
+"""The ceilings of the HTTP reads: plain Starlette endpoints that answer the same bytes
+as the GraphQL queries, without GraphQL.
 
-Each request does what a hand-written endpoint would: read and parse the JSON
-body, verify the bearer token (and the admin role for the list), ask
-MailServerService.current() for the list (the same freshness check mailreg
-makes) and answer the JSON encoded as Strawberry encodes it (json.dumps,
+`/plain/bytes/<name>` is the bytes-only ceiling (issue 10's plain app): a POST
+is answered with the bytes last PUT under that name (the bench PUTs what
+mailreg answered), with no token check and no database read.
+
+The other endpoints keep the answer fresh, as mailreg must. Each request does
+what a hand-written endpoint would: read and parse the JSON body, verify the
+bearer token (and the admin role for the list), ask MailServerService.current()
+for the list (the same freshness check mailreg makes) and answer the JSON encoded as Strawberry encodes it (json.dumps,
 compact separators), encoded once per log position. `/plain/change` renames a
 server through the same write path as changeMailServer, for the rows where
 every read follows a change.
 
 Run as `python -m bench.plain`, configured by the same MAILREG_* environment
-as `mailreg serve`, served by uvicorn with the same options."""
+as `mailreg serve`, served by uvicorn with the same options (api/cli.py's uvicorn_options)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,9 @@ from starlette.routing import Route
 
 from api.app import build_verifier
 from api.auth import InvalidTokenError, Principal, TokenVerifier, bearer
+from api.cli import uvicorn_options
 from api.config import Config
+from api.logs import configure as configure_logging
 from domain.commands import ChangeServer
 from domain.model import Server
 from domain.state import ServerList
@@ -135,6 +141,18 @@ def create_plain_app(config: Config) -> Starlette:
         await registry.execute(command, ServiceRequest(actor=who.subject), lambda _after, _events: {})
         return _json({"ok": True})
 
+    canned: dict[str, tuple[bytes, str]] = {}
+
+    async def bytes_only(request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.method == "PUT":
+            canned[name] = (await request.body(), request.headers.get("content-type", "application/json"))
+            return PlainTextResponse("kept")
+        if name not in canned:
+            return PlainTextResponse("nothing kept under this name", 404)
+        body, media = canned[name]
+        return Response(body, media_type=media)
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -151,28 +169,19 @@ def create_plain_app(config: Config) -> Starlette:
             Route("/plain/mailServers", mail_servers, methods=["POST"]),
             Route("/plain/mailServerChoices", mail_server_choices, methods=["POST"]),
             Route("/plain/change", change, methods=["POST"]),
+            Route("/plain/bytes/{name}", bytes_only, methods=["POST", "PUT"]),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,
     )
 
 
-def uvicorn_options(config: Config) -> dict[str, Any]:
-    """The options `mailreg serve` passes to uvicorn.run (api/cli.py)."""
-    return {
-        "host": config.host,
-        "port": config.port,
-        "log_level": "info",
-        "timeout_graceful_shutdown": 8,
-        "lifespan": "on",
-    }
-
-
 def main() -> None:
     import uvicorn
 
     config = Config.from_env()
-    uvicorn.run(create_plain_app(config), **uvicorn_options(config))
+    log_config = configure_logging(config.log_format, config.log_level)
+    uvicorn.run(create_plain_app(config), **uvicorn_options(config, log_config))
 
 
 if __name__ == "__main__":

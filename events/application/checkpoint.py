@@ -67,6 +67,8 @@ class SharedRead:
 
 
 _QUERY = "SELECT position FROM projection_state WHERE name = $1"
+CHECKPOINT_NAME = "mailreg checkpoint"
+"""The checkpoint connection's application_name, so that operators can tell it apart in pg_stat_activity."""
 
 
 class Checkpoint:
@@ -76,8 +78,9 @@ class Checkpoint:
         """With `own_connection` (PostgreSQL only), reads use a raw asyncpg connection
         of their own, opened on first use and closed by `close`: one round trip, no pool."""
         self.engine = engine
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._connection: asyncpg.Connection | None = None
+        self._statement: asyncpg.prepared_stmt.PreparedStatement | None = None
+        self._open_lock = asyncio.Lock()
         raw = own_connection and dialect_of(engine).listens
         self.position = SharedRead(self._read_raw if raw else self._read_engine)
 
@@ -87,25 +90,47 @@ class Checkpoint:
         return position
 
     async def _read_raw(self) -> int:
-        pool = self._pool or await self._open()
-        value = await pool.fetchval(_QUERY, SERVER_LIST)
+        # A prepared statement on a bare connection: a pool's acquire and release would cost
+        # twice the read itself, and reads never overlap (SharedRead), so one connection suffices.
+        statement = self._statement
+        if statement is None or self._connection is None or self._connection.is_closed():
+            # A server restart closes the socket, which asyncpg notices at once: reconnect before sending.
+            self._drop()
+            statement = await self._open()
+        try:
+            value = await statement.fetchval(SERVER_LIST)
+        except BaseException:
+            self._drop()  # e.g. the server restarted: the next read connects again
+            raise
         if value is None:
             raise RuntimeError("the projection checkpoint row is missing; run mailreg migrate")
         return int(value)
 
-    async def _open(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
+    async def _open(self) -> asyncpg.prepared_stmt.PreparedStatement:
+        async with self._open_lock:
+            if self._statement is None:
                 dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                # One connection suffices: reads are shared and run one at a time.
-                self._pool = await asyncpg.create_pool(
-                    dsn, min_size=0, max_size=1, timeout=5, command_timeout=10, max_inactive_connection_lifetime=300
+                connection = await asyncpg.connect(
+                    dsn, timeout=5, command_timeout=10, server_settings={"application_name": CHECKPOINT_NAME}
                 )
-            return self._pool
+                try:
+                    self._statement = await connection.prepare(_QUERY)
+                except BaseException:
+                    connection.terminate()
+                    raise
+                self._connection = connection
+            return self._statement
+
+    def _drop(self) -> None:
+        connection, self._connection, self._statement = self._connection, None, None
+        if connection is not None:
+            connection.terminate()
 
     async def close(self) -> None:
         """Close the connection of our own, if one was opened."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pool.close(), timeout=5)
+        connection, self._connection, self._statement = self._connection, None, None
+        if connection is not None:
+            try:
+                await asyncio.wait_for(connection.close(), timeout=5)
+            except Exception:
+                connection.terminate()
