@@ -974,7 +974,8 @@ class Suite:
             result = await imports.add_then_list(f"{self.a.url}/graphql", self.admin, count, self.a)
         self.note(
             f"import: {count:,} adds in {result.add_seconds:.2f}s, then mailServers; "
-            f"{result.server_cpu_ms_per_add:.2f} ms server CPU per add"
+            f"{result.server_cpu_ms_per_add:.2f} ms server CPU per add; the client (http.client, one keep-alive "
+            f"connection) {result.client_cpu_ms_per_add:.2f} ms CPU per add"
         )
         return Row(
             "import",
@@ -1234,9 +1235,9 @@ def report(suite: Suite, params: Params, args: argparse.Namespace) -> str:
         "notes:",
         *(f"- {note}" for note in suite.notes),
         "- HTTP load: wrk (16 keep-alive connections) for the mailServers and choices rows and (8 connections, a "
-        "Lua script giving each request its own body) for mutations, one httpx client for the import, "
-        "httpx.AsyncClient (closed loop, in the bench process) for the others, on the same 2 cores as the servers "
-        "and PostgreSQL; server CPU per request is from /proc/<pid>/stat",
+        "Lua script giving each request its own body) for mutations, one http.client connection (in a thread) for "
+        "the import, httpx.AsyncClient (closed loop, in the bench process) for the others, on the same 2 cores as "
+        "the servers and PostgreSQL; server CPU per request is from /proc/<pid>/stat",
     ]
     if args.profile:
         lines.append(f"- profiles: {args.profile}")
