@@ -100,7 +100,8 @@ async def append(
     return recorded
 
 
-def _recorded(row: sa.Row[Any]) -> RecordedEvent:
+def recorded(row: sa.Row[Any]) -> RecordedEvent:
+    """The recorded event an `events` row holds."""
     return RecordedEvent(
         position=row.position,
         stream_id=row.stream_id,
@@ -117,7 +118,7 @@ def _recorded(row: sa.Row[Any]) -> RecordedEvent:
 async def load(conn: AsyncConnection, stream_id: str) -> list[RecordedEvent]:
     """One stream's events in version order."""
     query = events.select().where(events.c.stream_id == stream_id).order_by(events.c.stream_version)
-    return [_recorded(row) for row in (await conn.execute(query)).all()]
+    return [recorded(row) for row in (await conn.execute(query)).all()]
 
 
 async def read(
@@ -140,7 +141,7 @@ async def read(
         query = query.where(events.c.position < before)
     if limit is not None:
         query = query.limit(limit)
-    rows = [_recorded(row) for row in (await conn.execute(query)).all()]
+    rows = [recorded(row) for row in (await conn.execute(query)).all()]
     return rows[::-1] if newest else rows
 
 
