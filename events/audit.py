@@ -45,13 +45,6 @@ def _conditions(filter: LogFilter) -> list[sa.ColumnElement[bool]]:
     return where
 
 
-def _positions(column: sa.ColumnElement[int], after: int, before: int | None) -> list[sa.ColumnElement[bool]]:
-    bounds = [column > after]
-    if before is not None:
-        bounds.append(column < before)
-    return bounds
-
-
 async def page(
     conn: AsyncConnection,
     filter: LogFilter,

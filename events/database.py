@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -63,3 +64,16 @@ async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection
             conn = await conn.execution_options(**options)
         async with conn.begin():
             yield conn
+
+
+async def connect_outside_pool(
+    engine: AsyncEngine, name: str, *, command_timeout: float | None = 10
+) -> asyncpg.Connection:
+    """A raw asyncpg connection to the engine's database, outside its pool, named
+    `name` in pg_stat_activity so that operators can tell our connections apart.
+    It fails fast when the database is away, as the engine's own connections do."""
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection: asyncpg.Connection = await asyncpg.connect(
+        dsn, timeout=5, command_timeout=command_timeout, server_settings={"application_name": name}
+    )
+    return connection

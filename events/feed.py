@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import store
+from events.database import connect_outside_pool
 from events.dialect import dialect_of
 from events.serialization import utc
 from events.store import CHANNEL, RecordedEvent
@@ -27,6 +27,8 @@ from events.tables import SERVER_LIST, projection_state
 log = logging.getLogger("mailreg.feed")
 
 BATCH = 1000
+FEED_NAME = "mailreg feed"
+"""The LISTEN connection's application_name in pg_stat_activity."""
 _SETTLE_SECONDS = 0.05
 
 
@@ -216,13 +218,12 @@ class EventFeed:
                     return
 
     async def _listen(self) -> None:
-        url = self.engine.url.set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
         backoff = 0.2
         while True:
             connection = None
             try:
-                connection = await asyncpg.connect(dsn, timeout=5)
+                # No command timeout: this connection only waits for notifications.
+                connection = await connect_outside_pool(self.engine, FEED_NAME, command_timeout=None)
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, lambda *args: self._notified(args[-1]))

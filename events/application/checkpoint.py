@@ -17,6 +17,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import projections
+from events.database import connect_outside_pool
 from events.dialect import dialect_of
 from events.tables import SERVER_LIST
 
@@ -109,10 +110,7 @@ class Checkpoint:
     async def _open(self) -> asyncpg.prepared_stmt.PreparedStatement:
         async with self._open_lock:
             if self._statement is None:
-                dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                connection = await asyncpg.connect(
-                    dsn, timeout=5, command_timeout=10, server_settings={"application_name": CHECKPOINT_NAME}
-                )
+                connection = await connect_outside_pool(self.engine, CHECKPOINT_NAME)
                 try:
                     self._statement = await connection.prepare(_QUERY)
                 except BaseException:

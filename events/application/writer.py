@@ -14,9 +14,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-# As the engine's connections (events/dialect.py): fail fast when the database is away.
-_CONNECT_TIMEOUT = 5
-_COMMAND_TIMEOUT = 10
+from events.database import connect_outside_pool
+
 WRITER_NAME = "mailreg writer"
 """The write connection's application_name, so that operators can tell it apart in pg_stat_activity."""
 
@@ -51,12 +50,7 @@ class WriterConnection:
         if conn is None or conn.is_closed():
             # A server restart closes the socket, which asyncpg notices at once: a
             # closed connection is replaced here, before anything is sent on it.
-            conn = self._conn = await asyncpg.connect(
-                self._dsn(),
-                timeout=_CONNECT_TIMEOUT,
-                command_timeout=_COMMAND_TIMEOUT,
-                server_settings={"application_name": WRITER_NAME},
-            )
+            conn = self._conn = await connect_outside_pool(self.engine, WRITER_NAME)
         try:
             yield conn
         except BaseException as error:
@@ -65,7 +59,7 @@ class WriterConnection:
             raise
 
     async def discard(self) -> None:
-        """Throw away the connection in use (it failed before anything was sent)."""
+        """Throw away the connection in use: the next batch gets a fresh one."""
         if not self._own:
             if self._borrowed is not None:
                 await self._borrowed.invalidate()
@@ -79,9 +73,6 @@ class WriterConnection:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=5)
-
-    def _dsn(self) -> str:
-        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _harmless(error: BaseException) -> bool:
