@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any, cast
 
 from graphql import (
     DirectiveNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -266,10 +268,18 @@ def _variables(operation: OperationDefinitionNode, given: dict[str, Any]) -> dic
     return values
 
 
+@lru_cache(maxsize=256)
+def _parsed(document: str) -> DocumentNode:
+    # A plan is compiled per document and variables (mailServer(id: $id) once
+    # per id); the parse is shared, as each parse leaves its tokens, linked both
+    # ways, to the cyclic collector.
+    return parse(document, no_location=True)
+
+
 def compile_plan(document: str, operation_name: str | None, variables: dict[str, Any] | None) -> ReadPlan:
     """The plan of a query over the current list, or NotCompilableError."""
     try:
-        parsed = parse(document, no_location=True)
+        parsed = _parsed(document)
         operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
         if operation_name is not None:
             operations = [o for o in operations if o.name is not None and o.name.value == operation_name]

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.commands import Command
 from domain.decide import decide
-from domain.errors import IdempotencyKeyReusedError
+from domain.errors import IdempotencyKeyReusedError, MailServerError
 from domain.events import AllServersDeleted, Event, EventMeta, ServerDeleted, ServersReordered, stream_of
 from domain.state import Fold, ServerList, touched
 from events.serialization import JsonDict, to_payload
@@ -169,7 +169,12 @@ def plan(
                 continue
         try:
             new_events = decide(pending.command, state)
-        except Exception as error:  # a rejection, or a bug: it fails this command alone
+        except MailServerError as rejection:
+            # Its traceback would hold this frame, which holds the batch: a cycle
+            # per rejected command that only the cyclic collector frees.
+            item.error = rejection.with_traceback(None)
+            continue
+        except Exception as error:  # a bug: it fails this command alone
             item.error = error
             continue
         first = len(steps)

@@ -107,9 +107,18 @@ class MailServerService:
         self._queue.append(pending)
         async with self._write_lock:
             if not pending.future.done():
-                batch, self._queue = self._queue, []
-                await self._commit(batch)
-        return pending.future.result()
+                await self._commit(self._take_queue())
+        try:
+            return pending.future.result()
+        finally:
+            # A rejection raised here gets this frame in its traceback, and the
+            # frame holds the future that holds the rejection (a cycle that only
+            # the cyclic collector would free): drop the link.
+            del pending
+
+    def _take_queue(self) -> list[Pending]:
+        batch, self._queue = self._queue, []
+        return batch
 
     async def _commit(self, batch: list[Pending]) -> None:
         try:
