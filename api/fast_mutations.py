@@ -94,13 +94,18 @@ class FastMutations:
         if rest:
             await self.app(scope, replayed(payload, receive, more=True), send)
             return
-        plan, body = self._plan(payload)
+        body = _mutation_body(payload)
+        if body is None:
+            await self.app(scope, replayed(payload, receive), send)
+            return
         services = self.services
         verifier = services.verifier
-        if plan is not None and verifier.jwks_client is not None:
-            await verifier.fetch_keys(None if authorization is None else authorization.decode("latin-1"))
-        principal = None if plan is None else verifier.principal(_text(authorization))
-        if plan is None or principal is None or not principal.is_admin:
+        if verifier.jwks_client is not None:
+            await verifier.fetch_keys(_text(authorization))
+        principal = verifier.principal(_text(authorization))
+        # Only an admin's document is compiled: others' are refused by Strawberry, and cost no plan.
+        plan = self.plans.get(body["query"], body.get("operationName")) if principal and principal.is_admin else None
+        if plan is None or plan.refused or principal is None:
             await self.app(scope, replayed(payload, receive), send)
             return
         if "ok" not in plan.proven:
@@ -150,22 +155,6 @@ class FastMutations:
             http=("POST", self.path, 200),
         )
 
-    def _plan(self, payload: bytes) -> tuple[MutationPlan | None, dict[str, Any]]:
-        """The plan of a request body that names nothing beyond a document, its operation and variables."""
-        if b"mutation" not in payload:  # reads pass on without being decoded here
-            return None, {}
-        try:
-            body = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return None, {}
-        if not isinstance(body, dict) or not body.keys() <= _KEYS:
-            return None, {}
-        document, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
-        if not isinstance(document, str) or not isinstance(name, str | None) or not isinstance(variables, dict | None):
-            return None, {}
-        plan = self.plans.get(document, name)
-        return (None if plan is None or plan.refused else plan), body
-
     def _media_of(self, accept: bytes | None) -> bytes:
         media = self._media.get(accept)
         if media is None:
@@ -210,6 +199,22 @@ class FastMutations:
         else:
             plan.refused = True
             log.warning("a mutation plan's answer differed from GraphQL's; GraphQL keeps answering it")
+
+
+def _mutation_body(payload: bytes) -> dict[str, Any] | None:
+    """A request body that may hold a mutation and names nothing beyond a document, its operation and variables."""
+    if b"mutation" not in payload:  # reads pass on without being decoded here
+        return None
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict) or not body.keys() <= _KEYS:
+        return None
+    document, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
+    if not isinstance(document, str) or not isinstance(name, str | None) or not isinstance(variables, dict | None):
+        return None
+    return body
 
 
 def _text(value: bytes | None) -> str | None:
