@@ -150,6 +150,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
                     site.ids[code] = answer.json()["data"]["addMailServer"]["server"]["id"]
                 # Each document's plan is proven for commands that succeed by running one through Strawberry.
                 await site.send(ADD, {"input": doc.manual("fourth")})
+                await site.send(doc.ADD, {"input": doc.manual("fifth")})
                 for document, variables in _shapes(site.ids):
                     await site.send(document, variables)
                 yield site
@@ -274,14 +275,25 @@ async def test_documents_without_a_plan_are_answered_by_strawberry(site: Site, n
         assert await site.path(response) == "strawberry"
 
 
-@pytest.mark.parametrize("mutation", ["changeMailServer", "addMailServer"])
-async def test_an_idempotent_retry_is_recognised_whichever_path_ran_the_first(site: Site, mutation: str):
-    document = doc.CHANGE if mutation == "changeMailServer" else ADD
+RETRIED = {
+    "changeMailServer": doc.CHANGE,
+    "addMailServer": ADD,
+    "addMailServer with every field": doc.ADD,
+    "addMailServer of an OAuth server": doc.ADD,
+}
+
+
+@pytest.mark.parametrize("case", RETRIED)
+async def test_an_idempotent_retry_is_recognised_whichever_path_ran_the_first(site: Site, case: str):
+    document = RETRIED[case]
+    mutation = case.split()[0]
 
     def input(key: str, n: int) -> Json:
         if mutation == "changeMailServer":
             return {"id": site.ids["third"], "name": f"Retried {key} {n}", "idempotencyKey": key}
-        return {**doc.manual(f"r-{key[:12]}", name=f"Retried {n}"), "idempotencyKey": key}
+        if "OAuth" in case:
+            return {**doc.google(f"g-{key[:12]}"), "name": f"Retried {n}", "idempotencyKey": key}
+        return {**doc.imap_starttls_cram(f"r-{key[:12]}"), "name": f"Retried {n}", "idempotencyKey": key}
 
     for first_fresh in (False, True):
         key = uuid.uuid4().hex
