@@ -158,10 +158,11 @@ def plan(
         ref = request.key_ref
         item = Decided(pending=pending)
         decided.append(item)
+        digest = request.request_hash() if ref is not None else ""
         if ref is not None:
             earlier = stored.get(ref) or in_batch.get(ref)
             if earlier is not None:
-                if earlier[0] != request.request_hash():
+                if earlier[0] != digest:
                     item.error = IdempotencyKeyReusedError()
                 else:
                     item.response, item.retried = earlier[1], True
@@ -212,12 +213,12 @@ def plan(
             return again
         item.steps = range(first, len(steps))
         if ref is not None:
-            in_batch[ref] = (request.request_hash(), item.response)
+            in_batch[ref] = (digest, item.response)
             keys.append(
                 {
                     "actor": request.actor,
                     "key": request.idempotency_key,
-                    "request_hash": request.request_hash(),
+                    "request_hash": digest,
                     "response": item.response,
                     "created_at": occurred_at,
                 }

@@ -1,3 +1,6 @@
+import sys
+import unicodedata
+
 import pytest
 
 from domain.errors import ErrorCode, InvalidValueError
@@ -56,6 +59,19 @@ def test_codes_and_names_are_trimmed_of_unicode_white_space(label, raw, stored):
 )
 def test_a_blank_overlong_or_control_character_label_is_rejected(label, raw, code):
     assert code_of(label.parse, raw) is code
+
+
+def test_exactly_unicodes_control_characters_are_refused_inside_a_name():
+    refused = set()
+    for point in range(sys.maxunicode + 1):
+        ch = chr(point)
+        if 0xD800 <= point <= 0xDFFF:
+            continue  # lone surrogates cannot reach us: JSON bodies decode to valid text
+        try:
+            ServerName.parse(f"a{ch}b")
+        except InvalidValueError:
+            refused.add(point)
+    assert refused == {p for p in range(sys.maxunicode + 1) if unicodedata.category(chr(p)) == "Cc"}
 
 
 @pytest.mark.parametrize(
