@@ -17,6 +17,7 @@ from api.auth import TokenVerifier
 from api.config import Config
 from api.cors import CorsHeaders, cors
 from api.fanout import Fanout
+from api.fast_mutations import FastMutations
 from api.fast_reads import FastReads
 from api.graphql_view import GraphQLApp
 from api.health import healthz, readyz
@@ -105,6 +106,8 @@ def create_app(config: Config) -> Starlette:
     app.add_middleware(cors, origins=config.cors_origins)
     # A websocket's send reaches it unwrapped: FastReads, outside it, passes websockets on untouched.
     app.add_middleware(KeepServerSend)
+    # Inside FastReads (reads it answers never reach it), outside the rest: a planned mutation skips them too.
+    app.add_middleware(FastMutations, services=services, cors=CorsHeaders(config.cors_origins))
     # Added last, so outermost: a cached answer skips the layers above and adds their headers itself.
     app.add_middleware(FastReads, reads=graphql.cached_reads, cors=CorsHeaders(config.cors_origins))
     app.state.services = services

@@ -69,12 +69,12 @@ class FastReads:
             await self.app(scope, receive, send)
             return
         else:
-            read = await _body(receive)
+            read = await read_body(receive)
             if read is None:
                 return  # the client went away
             payload, rest = read
             if rest:  # too large to be a fast read: the guard sees every byte, as sent
-                await self.app(scope, _replay(payload, receive, more=True), send)
+                await self.app(scope, replayed(payload, receive, more=True), send)
                 return
         verifier = self.reads.services.verifier
         if verifier.jwks_client is not None:
@@ -92,7 +92,7 @@ class FastReads:
                 answer = None
         if answer is None or known is None:
             request_state.set_read_key(scope, key)
-            await self.app(scope, receive if scope["method"] == "GET" else _replay(payload, receive), send)
+            await self.app(scope, receive if scope["method"] == "GET" else replayed(payload, receive), send)
             return
         cors = self.cors.known(origin)
         if cors is None:
@@ -120,7 +120,7 @@ class FastReads:
         )
 
 
-async def _body(receive: Receive) -> tuple[bytes, bool] | None:
+async def read_body(receive: Receive) -> tuple[bytes, bool] | None:
     """The body (up to MAX_RECOGNISED_BODY and a chunk), and whether more remains unread; None on disconnect."""
     chunks: list[bytes] = []
     size = 0
@@ -136,7 +136,7 @@ async def _body(receive: Receive) -> tuple[bytes, bool] | None:
             return b"".join(chunks), more
 
 
-def _replay(body: bytes, receive: Receive, *, more: bool = False) -> Receive:
+def replayed(body: bytes, receive: Receive, *, more: bool = False) -> Receive:
     """`receive`, giving the bytes already read first (and then any that remain)."""
     given = False
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 from strawberry.types.unset import UnsetType
 
+from api import request_state
 from api.context import Context, IsAdmin
 from api.errors import message
 from api.inputs import (
@@ -34,9 +36,12 @@ from domain.commands import Command, RestoreServers
 from domain.errors import ErrorCode, MailServerError, Problem
 from domain.events import Event
 from domain.state import ServerList
-from events.application.service import Request
+from events.application.service import Request, Respond
 from events.serialization import JsonDict, server_to_json
 from events.store import ConcurrencyError
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 P = TypeVar("P")
 
@@ -58,11 +63,62 @@ def _list(servers: ServerList, _events: Sequence[Event]) -> JsonDict:
     }
 
 
-def _user_errors(info: Info[Context, Any], problems: Sequence[Problem]) -> list[UserError]:
-    lang = info.context.lang
-    for problem in problems:
-        info.context.services.metrics.user_errors.labels(problem.code.value).inc()
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What running a mutation's command came to: the response it keeps for retries, or the problems that
+    kept it from happening (nothing written then)."""
+
+    response: JsonDict | None
+    problems: tuple[Problem, ...] = ()
+
+
+def request_for(operation: str, input: Any, actor: str, correlation_id: str | None) -> Request:
+    """The service's request for a mutation's input: how a retry of it is recognised, whichever path runs it."""
+    key = None if input is None or isinstance(input.idempotency_key, UnsetType) else input.idempotency_key
+    return Request(
+        actor=actor,
+        correlation_id=correlation_id,
+        idempotency_key=key,
+        fingerprint={"operation": operation, "input": fingerprint(input)},
+    )
+
+
+async def attempt(services: Services, command: Command, request: Request, respond: Respond) -> Result:
+    """Run the command; a rejection (its own problems, or a version conflict) comes back as problems."""
+    try:
+        outcome = await services.mail_servers.execute(command, request, respond)
+    except MailServerError as error:
+        return Result(None, tuple(error.problems))
+    except ConcurrencyError:
+        return Result(None, (Problem(None, ErrorCode.VERSION_CONFLICT),))
+    return Result(outcome.response)
+
+
+def localized(problems: Sequence[Problem], lang: str) -> list[UserError]:
+    """The problems as the payload reports them."""
     return [UserError.from_domain(p, message(p, lang)) for p in problems]
+
+
+def user_errors(services: Services, problems: Sequence[Problem], lang: str) -> list[UserError]:
+    """The problems as the payload reports them, each counted."""
+    for problem in problems:
+        services.metrics.user_errors.labels(problem.code.value).inc()
+    return localized(problems, lang)
+
+
+def _user_errors(info: Info[Context, Any], problems: Sequence[Problem]) -> list[UserError]:
+    return user_errors(info.context.services, problems, info.context.lang)
+
+
+def added(input: AddMailServerInput) -> tuple[Command, Respond]:
+    """addMailServer's command, under a new server id, and its response."""
+    server_id = str(uuid.uuid4())
+    return input.to_command(server_id), _server(server_id)
+
+
+def changed(input: ChangeMailServerInput) -> tuple[Command, Respond]:
+    """changeMailServer's command and its response."""
+    return input.to_command(), _server(str(input.id))
 
 
 async def _run(
@@ -70,23 +126,16 @@ async def _run(
     operation: str,
     command: Command,
     input: Any,
-    respond: Callable[[ServerList, Sequence[Event]], JsonDict],
+    respond: Respond,
     build: Callable[[JsonDict | None, list[UserError]], P],
 ) -> P:
-    key = None if input is None or isinstance(input.idempotency_key, UnsetType) else input.idempotency_key
-    request = Request(
-        actor=info.context.caller.subject,
-        correlation_id=info.context.correlation_id,
-        idempotency_key=key,
-        fingerprint={"operation": operation, "input": fingerprint(input)},
-    )
-    try:
-        outcome = await info.context.services.mail_servers.execute(command, request, respond)
-    except MailServerError as error:
-        return build(None, _user_errors(info, error.problems))
-    except ConcurrencyError:
-        return build(None, _user_errors(info, [Problem(None, ErrorCode.VERSION_CONFLICT)]))
-    return build(outcome.response, [])
+    context = info.context
+    request = request_for(operation, input, context.caller.subject, context.correlation_id)
+    result = await attempt(context.services, command, request, respond)
+    witness = request_state.mutation_witness(context.request.scope)
+    if witness is not None:
+        witness.append((operation, result))
+    return build(result.response, _user_errors(info, result.problems))
 
 
 @strawberry.type(description="Changes to the list. Each appends events to the log, or nothing when it fails.")
@@ -97,13 +146,13 @@ class Mutation:
         info: Info[Context, Any],
         input: Annotated[AddMailServerInput, strawberry.argument(description="The new server.")],
     ) -> AddMailServerPayload:
-        server_id = str(uuid.uuid4())
+        command, respond = added(input)
         return await _run(
             info,
             "addMailServer",
-            input.to_command(server_id),
+            command,
             input,
-            _server(server_id),
+            respond,
             lambda r, e: AddMailServerPayload(server=MailServer.from_json(r["server"]) if r else None, errors=e),
         )
 
@@ -116,12 +165,13 @@ class Mutation:
         info: Info[Context, Any],
         input: Annotated[ChangeMailServerInput, strawberry.argument(description="The fields to change.")],
     ) -> ChangeMailServerPayload:
+        command, respond = changed(input)
         return await _run(
             info,
             "changeMailServer",
-            input.to_command(),
+            command,
             input,
-            _server(str(input.id)),
+            respond,
             lambda r, e: ChangeMailServerPayload(server=MailServer.from_json(r["server"]) if r else None, errors=e),
         )
 

@@ -58,7 +58,7 @@ _GRAPHQL = schema._schema
 Render = Callable[[Any], Any]
 
 
-class _Collector:
+class Collector:
     """GraphQL's CollectFields for one operation, with its variables already known."""
 
     def __init__(self, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]) -> None:
@@ -116,7 +116,7 @@ def _sub_selections(nodes: list[FieldNode]) -> list[SelectionSetNode]:
     return [node.selection_set for node in nodes if node.selection_set is not None]
 
 
-def _value_renderer(collector: _Collector, type_: GraphQLOutputType, nodes: list[FieldNode]) -> Render:
+def _value_renderer(collector: Collector, type_: GraphQLOutputType, nodes: list[FieldNode]) -> Render:
     """How a resolved value of `type_` becomes JSON-ready data, as graphql-core completes it."""
     if isinstance(type_, GraphQLNonNull):
         return _value_renderer(collector, type_.of_type, nodes)
@@ -127,11 +127,11 @@ def _value_renderer(collector: _Collector, type_: GraphQLOutputType, nodes: list
         serialize = type_.serialize
         return lambda value: None if value is None else serialize(value)
     if isinstance(type_, GraphQLObjectType):
-        return _object_renderer(collector, type_, _sub_selections(nodes))
+        return object_renderer(collector, type_, _sub_selections(nodes))
     raise NotCompilableError(f"type {type_}")
 
 
-def _object_renderer(collector: _Collector, type_: GraphQLObjectType, selection_sets: list[SelectionSetNode]) -> Render:
+def object_renderer(collector: Collector, type_: GraphQLObjectType, selection_sets: list[SelectionSetNode]) -> Render:
     """How an object of a plain-field Strawberry type becomes a dict in the selection's order."""
     entries: list[tuple[str, str | None, Render | None]] = []
     for key, nodes in collector.collect(type_.name, selection_sets).items():
@@ -185,7 +185,7 @@ def _server_part(render: Render) -> Callable[[Server, int], str]:
     return lambda server, position: _dumps(render(MailServer.from_domain(server, position)))
 
 
-def _mail_servers(collector: _Collector, nodes: list[FieldNode]) -> RootRender:
+def _mail_servers(collector: Collector, nodes: list[FieldNode]) -> RootRender:
     list_type = cast(GraphQLObjectType, _GRAPHQL.get_type("MailServerList"))
     entries: list[tuple[str, Callable[[ServerList], str]]] = []
     for key, fields in collector.collect(list_type.name, _sub_selections(nodes)).items():
@@ -198,21 +198,21 @@ def _mail_servers(collector: _Collector, nodes: list[FieldNode]) -> RootRender:
             entries.append((key, lambda s: _dumps(len(s.order))))
         elif name == "items":
             server_type = cast(GraphQLObjectType, _GRAPHQL.get_type("MailServer"))
-            server = _object_renderer(collector, server_type, _sub_selections(fields))
+            server = object_renderer(collector, server_type, _sub_selections(fields))
             entries.append((key, _Parts(_server_part(server)).join))
         else:
             raise NotCompilableError(f"MailServerList.{name}")
     return lambda servers: "{" + ",".join(f"{_dumps(key)}:{text(servers)}" for key, text in entries) + "}"
 
 
-def _mail_server_choices(collector: _Collector, nodes: list[FieldNode]) -> RootRender:
-    choice = _object_renderer(
+def _mail_server_choices(collector: Collector, nodes: list[FieldNode]) -> RootRender:
+    choice = object_renderer(
         collector, cast(GraphQLObjectType, _GRAPHQL.get_type("MailServerChoice")), _sub_selections(nodes)
     )
     return _Parts(lambda server, _position: _dumps(choice(MailServerChoice.from_domain(server)))).join
 
 
-def _mail_server(collector: _Collector, nodes: list[FieldNode]) -> RootRender:
+def _mail_server(collector: Collector, nodes: list[FieldNode]) -> RootRender:
     field = _GRAPHQL.query_type.fields["mailServer"] if _GRAPHQL.query_type else None
     if field is None:
         raise NotCompilableError("Query.mailServer")
@@ -224,7 +224,7 @@ def _mail_server(collector: _Collector, nodes: list[FieldNode]) -> RootRender:
     server_id, code = arguments.get("id"), arguments.get("code")
     if (server_id is None) == (code is None):
         raise NotCompilableError("mailServer needs exactly one of id and code")  # an error: Strawberry's to answer
-    render = _object_renderer(
+    render = object_renderer(
         collector, cast(GraphQLObjectType, _GRAPHQL.get_type("MailServer")), _sub_selections(nodes)
     )
 
@@ -237,7 +237,7 @@ def _mail_server(collector: _Collector, nodes: list[FieldNode]) -> RootRender:
     return text
 
 
-_ROOTS: dict[str, Callable[[_Collector, list[FieldNode]], RootRender]] = {
+_ROOTS: dict[str, Callable[[Collector, list[FieldNode]], RootRender]] = {
     "mailServers": _mail_servers,
     "mailServerChoices": _mail_server_choices,
     "mailServer": _mail_server,
@@ -287,7 +287,7 @@ def compile_plan(document: str, operation_name: str | None, variables: dict[str,
             raise NotCompilableError("not exactly one query")
         operation = operations[0]
         fragments = {d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)}
-        collector = _Collector(fragments, _variables(operation, variables or {}))
+        collector = Collector(fragments, _variables(operation, variables or {}))
         roots: list[tuple[str, RootRender]] = []
         for key, nodes in collector.collect("Query", [operation.selection_set]).items():
             name = nodes[0].name.value

@@ -10,6 +10,7 @@ from starlette.types import Scope, Send
 
 if TYPE_CHECKING:
     from api.auth import Principal, TokenVerifier
+    from api.mutations import Result
     from events.application.service import CurrentList
 
 # Namespaced so that they cannot meet the lifespan state Starlette copies into every scope.
@@ -20,6 +21,7 @@ _PRINCIPAL = "mailreg.principal"
 _CURRENT_LIST = "mailreg.current_list"
 _SERVER_SEND = "mailreg.server_send"
 _READ_KEY = "mailreg.read_key"
+_MUTATION_WITNESS = "mailreg.mutation_witness"
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -89,3 +91,13 @@ def set_server_send(scope: Scope, send: Send) -> None:
 def server_send(scope: Scope) -> Send | None:
     """The server's own send callable of a websocket, when KeepServerSend kept it."""
     return cast("Send | None", _state(scope).get(_SERVER_SEND))
+
+
+def set_mutation_witness(scope: Scope, witness: list[tuple[str, Result]]) -> None:
+    """Ask the mutation resolvers to note what each of this request's commands came to (api/fast_mutations.py)."""
+    _state(scope)[_MUTATION_WITNESS] = witness
+
+
+def mutation_witness(scope: Scope) -> list[tuple[str, Result]] | None:
+    """Where this request's mutation resolvers note their operation and result, when asked to."""
+    return cast("list[tuple[str, Result]] | None", _state(scope).get(_MUTATION_WITNESS))
