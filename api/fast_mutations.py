@@ -8,8 +8,9 @@ its answer written by the plan. A plan answers only for an outcome ("ok" or
 "errors") after Strawberry answered the same document with that outcome and the
 plan, given the outcome Strawberry's resolver saw, wrote the same bytes. Until
 then, and for everything else (other operations, non-admins, variables or
-inputs GraphQL refuses, unexpected failures), the request goes on to the app
-unchanged. A rejected command writes nothing, so one the plan may not answer yet
+inputs GraphQL refuses), the request goes on to the app unchanged; after an
+unexpected failure it goes on with that failure, which the resolver reports
+instead of running the command again. A rejected command writes nothing, so one the plan may not answer yet
 is simply run again by Strawberry.
 
 Like api/fast_reads.py it gives its answer what the inner layers would have: the
@@ -123,8 +124,10 @@ class FastMutations:
         request = request_for(plan.field_name, input, principal.subject, given[:200] if given else None)
         try:
             result = await attempt(services, command, request, respond)
-        except Exception:
-            # No outcome (e.g. the database is away): Strawberry runs it again and answers with its masked error.
+        except Exception as error:
+            # No outcome (e.g. the database is away; the commit may even have happened): Strawberry answers
+            # with its masked error, its resolver raising this one instead of running the command again.
+            request_state.set_mutation_failure(scope, error)
             await self.app(scope, replayed(payload, receive), send)
             return
         if result.problems and "errors" not in plan.proven:

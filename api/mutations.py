@@ -130,9 +130,15 @@ async def _run(
     build: Callable[[JsonDict | None, list[UserError]], P],
 ) -> P:
     context = info.context
+    scope = context.request.scope if context.request is not None else None
+    failure = request_state.mutation_failure(scope) if scope is not None else None
+    if failure is not None:
+        # The fast path ran this very command and it failed (the database away, say): reported here as
+        # any resolver's failure is, without trying the command a second time.
+        raise failure
     request = request_for(operation, input, context.caller.subject, context.correlation_id)
     result = await attempt(context.services, command, request, respond)
-    witness = request_state.mutation_witness(context.request.scope)
+    witness = request_state.mutation_witness(scope) if scope is not None else None
     if witness is not None:
         witness.append((operation, result))
     return build(result.response, _user_errors(info, result.problems))

@@ -22,6 +22,7 @@ _CURRENT_LIST = "mailreg.current_list"
 _SERVER_SEND = "mailreg.server_send"
 _READ_KEY = "mailreg.read_key"
 _MUTATION_WITNESS = "mailreg.mutation_witness"
+_MUTATION_FAILURE = "mailreg.mutation_failure"
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -101,3 +102,14 @@ def set_mutation_witness(scope: Scope, witness: list[tuple[str, Result]]) -> Non
 def mutation_witness(scope: Scope) -> list[tuple[str, Result]] | None:
     """Where this request's mutation resolvers note their operation and result, when asked to."""
     return cast("list[tuple[str, Result]] | None", _state(scope).get(_MUTATION_WITNESS))
+
+
+def set_mutation_failure(scope: Scope, error: Exception) -> None:
+    """The fast path ran this request's command and it failed unexpectedly: the resolver reports `error`
+    instead of running the command a second time (api/fast_mutations.py)."""
+    _state(scope)[_MUTATION_FAILURE] = error
+
+
+def mutation_failure(scope: Scope) -> Exception | None:
+    """The failure the fast path met running this request's command, if it did."""
+    return cast("Exception | None", _state(scope).get(_MUTATION_FAILURE))

@@ -345,3 +345,45 @@ async def test_a_planned_answer_logs_one_line_counts_its_metrics_and_records_the
     assert moved("mailreg_graphql_request_duration_seconds_count", operation="changeMailServer") == 1
     assert moved("mailreg_http_responses_total", path="/graphql", status="200") == 1
     assert moved("mailreg_events_appended_total", type="ServerChanged") == 1
+
+
+async def test_a_database_failure_under_a_plan_is_strawberrys_masked_error_and_the_command_runs_once(site: Site):
+    variables = {"id": site.ids["third"], "name": "Refused by the database"}
+    # A trigger that refuses this one rename; the sequence (not rolled back with the refusal) counts attempts.
+    async with site.log.engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE SEQUENCE plan_attempts")
+        await conn.exec_driver_sql(
+            "CREATE FUNCTION plan_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.data::text LIKE '%Refused by the database%' THEN "
+            "PERFORM nextval('plan_attempts'); RAISE EXCEPTION 'refused for the test'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        await conn.exec_driver_sql(
+            "CREATE TRIGGER plan_refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION plan_refuse()"
+        )
+    try:
+        fresh = await site.send(BENCH, variables, fresh=True)  # Strawberry's own answer to the failure
+        async with site.log.unchanged():
+            planned = await site.send(BENCH, variables)
+        assert planned.status_code == fresh.status_code == 200
+        # The same masked error, each naming its own request id.
+        assert [r.text.replace(r.headers["x-request-id"], "<id>") for r in (planned, fresh)] == [
+            fresh.text.replace(fresh.headers["x-request-id"], "<id>")
+        ] * 2
+        assert planned.json()["data"] is None
+        assert "refused for the test" not in planned.text  # masked, as any unexpected failure is
+        async with site.log.engine.connect() as conn:
+            attempts = (await conn.exec_driver_sql("SELECT last_value FROM plan_attempts")).scalar_one()
+        assert attempts == 2  # one for each request: the planned one was not run a second time
+        # The failure logged for the planned request is the one the plan's own attempt met.
+        (logged,) = [
+            e
+            for e in json_lines(site.server.output)
+            if e.get("request_id") == planned.headers["x-request-id"] and e.get("level") == "error"
+        ]
+        assert "api/fast_mutations.py" in logged["error"] and "refused for the test" in logged["error"]
+    finally:
+        async with site.log.engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TRIGGER plan_refuse ON events")
+            await conn.exec_driver_sql("DROP FUNCTION plan_refuse()")
+            await conn.exec_driver_sql("DROP SEQUENCE plan_attempts")
