@@ -41,6 +41,9 @@ from api.services import Services
 log = logging.getLogger("mailreg.graphql")
 
 _KEYS = frozenset({"query", "variables", "operationName"})
+# The headers read here, and where each goes in the unpacking below.
+_HEADER_NAMES = (b"content-type", b"authorization", b"accept", b"accept-language", b"content-length", b"origin")
+_HEADERS = {name: index for index, name in enumerate((*_HEADER_NAMES, b"x-request-id"))}
 _MEDIA = {
     True: b"application/graphql-response+json; charset=utf-8",
     False: b"application/json; charset=utf-8",
@@ -65,22 +68,12 @@ class FastMutations:
             return
         started = time.perf_counter()
         # The first of each header, as the inner layers read them (starlette's Headers.get).
-        content_type = authorization = accept = accept_language = origin = given_id = length = None
+        found: list[bytes | None] = [None] * len(_HEADERS)
         for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = content_type or value
-            elif name == b"authorization":
-                authorization = authorization or value
-            elif name == b"accept":
-                accept = accept or value
-            elif name == b"accept-language":
-                accept_language = accept_language or value
-            elif name == b"content-length":
-                length = length or value
-            elif name == b"origin":
-                origin = origin or value
-            elif name == b"x-request-id":
-                given_id = given_id or value
+            index = _HEADERS.get(name)
+            if index is not None and found[index] is None:
+                found[index] = value
+        content_type, authorization, accept, accept_language, length, origin, given_id = found
         if (
             content_type is None
             or content_type.split(b";")[0].strip().lower() != b"application/json"

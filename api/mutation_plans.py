@@ -12,6 +12,7 @@ for byte equal to Strawberry's own (api/fast_mutations.py)."""
 from __future__ import annotations
 
 import json
+import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
@@ -80,28 +81,15 @@ def _stored_value(collector: Collector, type_: GraphQLOutputType, nodes: list[Fi
     raise NotCompilableError(f"type {type_}")
 
 
+def _stored_field(
+    collector: Collector, _type: GraphQLObjectType, field: GraphQLField, nodes: list[FieldNode]
+) -> tuple[str, Render]:
+    return nodes[0].name.value, _stored_value(collector, field.type, nodes)
+
+
 def _stored_object(collector: Collector, type_: GraphQLObjectType, selection_sets: list[SelectionSetNode]) -> Render:
     """How an object kept as JSON under its GraphQL field names becomes the answer's dict, in the selection's order."""
-    entries: list[tuple[str, str | None, Render | None]] = []
-    for key, nodes in collector.collect(type_.name, selection_sets).items():
-        name = nodes[0].name.value
-        if name == "__typename":
-            entries.append((key, None, None))
-            continue
-        field = type_.fields.get(name)
-        if field is None or field.args:
-            raise NotCompilableError(f"{type_.name}.{name}")
-        entries.append((key, name, _stored_value(collector, field.type, nodes)))
-    type_name = type_.name
-
-    def render(value: Any) -> Any:
-        if value is None:
-            return None
-        return {
-            key: type_name if name is None else cast(Render, complete)(value[name]) for key, name, complete in entries
-        }
-
-    return render
+    return object_renderer(collector, type_, selection_sets, _stored_field, operator.getitem)
 
 
 PayloadRender = Callable[[JsonDict | None, list[UserError]], Any]

@@ -23,6 +23,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLBoolean,
     GraphQLError,
+    GraphQLField,
     GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
@@ -131,8 +132,29 @@ def _value_renderer(collector: Collector, type_: GraphQLOutputType, nodes: list[
     raise NotCompilableError(f"type {type_}")
 
 
-def object_renderer(collector: Collector, type_: GraphQLObjectType, selection_sets: list[SelectionSetNode]) -> Render:
-    """How an object of a plain-field Strawberry type becomes a dict in the selection's order."""
+# Where an object keeps a selected field's value (None: its __typename), and how that value is sent.
+FieldEntry = Callable[["Collector", GraphQLObjectType, GraphQLField, list[FieldNode]], tuple[str, Render]]
+
+
+def _attribute(
+    collector: Collector, type_: GraphQLObjectType, field: GraphQLField, nodes: list[FieldNode]
+) -> tuple[str, Render]:
+    definition = field.extensions.get("strawberry-definition")
+    # Only fields that are plain attributes: a resolver may do anything.
+    if definition is None or getattr(definition, "base_resolver", None):
+        raise NotCompilableError(f"{type_.name}.{nodes[0].name.value}")
+    return definition.python_name, _value_renderer(collector, field.type, nodes)
+
+
+def object_renderer(
+    collector: Collector,
+    type_: GraphQLObjectType,
+    selection_sets: list[SelectionSetNode],
+    entry: FieldEntry | None = None,
+    read: Callable[[Any, str], Any] = getattr,
+) -> Render:
+    """How an object becomes a dict in the selection's order: by default a plain-field Strawberry object, each
+    field read as its attribute; `entry` and `read` say where another kind of object keeps its fields."""
     entries: list[tuple[str, str | None, Render | None]] = []
     for key, nodes in collector.collect(type_.name, selection_sets).items():
         name = nodes[0].name.value
@@ -140,19 +162,17 @@ def object_renderer(collector: Collector, type_: GraphQLObjectType, selection_se
             entries.append((key, None, None))
             continue
         field = type_.fields.get(name)
-        definition = field.extensions.get("strawberry-definition") if field is not None else None
-        # Only fields that are plain attributes: a resolver may do anything.
-        if field is None or definition is None or field.args or getattr(definition, "base_resolver", None):
+        if field is None or field.args:
             raise NotCompilableError(f"{type_.name}.{name}")
-        entries.append((key, definition.python_name, _value_renderer(collector, field.type, nodes)))
+        entries.append((key, *(entry or _attribute)(collector, type_, field, nodes)))
     type_name = type_.name
 
     def render(value: Any) -> Any:
         if value is None:
             return None
         return {
-            key: type_name if attribute is None else cast(Render, complete)(getattr(value, attribute))
-            for key, attribute, complete in entries
+            key: type_name if where is None else cast(Render, complete)(read(value, where))
+            for key, where, complete in entries
         }
 
     return render

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.services import Services
 from events import migrate
 from events.database import create_engine
 from tests.e2e.api_client import GraphQLClient
 from tests.e2e.eventlog import EventLog
 from tests.e2e.live import LiveServer, config_for
+from tests.integration.play import play
 from tests.support import create_pg_database, drop_pg_database
 
 BACKENDS = [
@@ -64,6 +67,21 @@ async def fresh_database(backend: str, folder: Path) -> AsyncIterator[str]:
         yield url
     finally:
         await drop_pg_database(url)
+
+
+@asynccontextmanager
+async def played_services(backend: str, folder: Path, seed: int, commands: int) -> AsyncIterator[Services]:
+    """The app's services in this process (no lifespan, no HTTP) over a fresh database on which `commands`
+    random commands were played, for tests that run GraphQL straight on the schema."""
+    async with fresh_database(backend, folder) as url:
+        await migrated(url)
+        services: Services = create_app(config_for(url, folder)).state.services
+        await play(services.engine, random.Random(seed), commands)
+        try:
+            yield services
+        finally:
+            await services.mail_servers.close()
+            await services.engine.dispose()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -5,22 +5,18 @@ per-field machinery (api/fast_completion.py) and built straight from folds
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import api.history
-from api.app import create_app
 from api.auth import Principal
 from api.context import Context
 from api.fast_completion import HistoryExecutionContext
 from api.schema import schema
 from api.services import Services
-from tests.e2e.conftest import BACKENDS, config_for, fresh_database, migrated
-from tests.integration.play import play
+from tests.e2e.conftest import BACKENDS, played_services
 
 SERVER = """
 fragment Server on MailServer {
@@ -68,14 +64,8 @@ query($at: DateTime!, $skip: Boolean!) {
 
 @pytest.fixture(scope="module", params=BACKENDS)
 async def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Services]:
-    folder: Path = tmp_path_factory.mktemp("fast")
-    async with fresh_database(request.param, folder) as url:
-        await migrated(url)
-        app = create_app(config_for(url, folder))
-        services: Services = app.state.services
-        await play(services.engine, random.Random(11), 120)
+    async with played_services(request.param, tmp_path_factory.mktemp("fast"), seed=11, commands=120) as services:
         yield services
-        await services.engine.dispose()
 
 
 async def run(services: Services, query: str, variables: dict[str, Any], *, fast: bool) -> str:

@@ -6,20 +6,18 @@ for 30-80 ms (the changeMailServer bench's p99 went from 13 ms to 40 ms)."""
 from __future__ import annotations
 
 import gc
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.app import create_app
 from api.auth import Principal
 from api.context import Context
 from api.schema import schema
 from api.services import Services
-from tests.e2e.conftest import config_for, fresh_database, migrated
-from tests.integration.play import play
+from tests.e2e.conftest import played_services
+
+pytestmark = pytest.mark.postgres
 
 ROUNDS = 30
 
@@ -42,15 +40,8 @@ AS_OF = "query($p: String!) { mailServersAsOf(position: $p) { version items { id
 
 @pytest.fixture(scope="module")
 async def services(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Services]:
-    folder: Path = tmp_path_factory.mktemp("cycles")
-    async with fresh_database("postgresql", folder) as url:
-        await migrated(url)
-        app = create_app(config_for(url, folder))
-        services: Services = app.state.services
-        await play(services.engine, random.Random(5), 60)
+    async with played_services("postgres", tmp_path_factory.mktemp("cycles"), seed=5, commands=60) as services:
         yield services
-        await services.mail_servers.close()
-        await services.engine.dispose()
 
 
 async def run(services: Services, query: str, variables: dict[str, Any]) -> dict[str, Any]:
