@@ -106,10 +106,12 @@ def create_app(config: Config) -> Starlette:
     app.add_middleware(cors, origins=config.cors_origins)
     # A websocket's send reaches it unwrapped: FastReads, outside it, passes websockets on untouched.
     app.add_middleware(KeepServerSend)
+    # The CORS headers the two fast paths give their answers themselves, worked out once per origin for both.
+    cors_headers = CorsHeaders(config.cors_origins)
     # Inside FastReads (reads it answers never reach it), outside the rest: a planned mutation skips them too.
-    app.add_middleware(FastMutations, services=services, cors=CorsHeaders(config.cors_origins))
+    app.add_middleware(FastMutations, services=services, cors=cors_headers)
     # Added last, so outermost: a cached answer skips the layers above and adds their headers itself.
-    app.add_middleware(FastReads, reads=graphql.cached_reads, cors=CorsHeaders(config.cors_origins))
+    app.add_middleware(FastReads, reads=graphql.cached_reads, cors=cors_headers)
     app.state.services = services
     app.state.graphql = graphql
     return app

@@ -27,7 +27,7 @@ def cors(app: ASGIApp, origins: tuple[str, ...]) -> ASGIApp:
 
 class CorsHeaders:
     """The headers `cors` adds to an answer that has none of its own CORS or Vary headers, by the
-    request's Origin: for answers sent outside that middleware (api/fast_reads.py). They are the
+    request's Origin: for answers sent outside that middleware (api/fast_reads.py, api/fast_mutations.py). They are the
     middleware's own, found by letting it answer a request from that origin once."""
 
     def __init__(self, origins: tuple[str, ...]) -> None:
