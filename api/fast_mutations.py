@@ -35,7 +35,7 @@ from api.logs import REQUEST_ID
 from api.mutation_plans import MutationPlan, MutationPlans, UnusableRequestError
 from api.mutations import Result, attempt, localized, request_for, user_errors
 from api.observer import record_operation
-from api.request_id import request_id_for
+from api.request_id import correlation_id_for, request_id_for
 from api.services import Services
 
 log = logging.getLogger("mailreg.graphql")
@@ -112,9 +112,11 @@ class FastMutations:
             return
         given = _text(given_id)
         request_id = request_id_for(given)
+        # Kept for the inner layers too: a request handed on after its attempt keeps the id its lines were logged under.
+        request_state.set_request_ids(scope, request_id, correlation_id_for(given))
         REQUEST_ID.set(request_id)
         command, respond = plan.command(input)
-        request = request_for(plan.field_name, input, principal.subject, given[:200] if given else None)
+        request = request_for(plan.field_name, input, principal.subject, correlation_id_for(given))
         try:
             result = await attempt(services, command, request, respond)
         except Exception as error:

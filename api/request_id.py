@@ -33,6 +33,11 @@ def request_id_for(given: str | None) -> str:
     return f"{bits & _MASK | _VERSION:032x}"
 
 
+def correlation_id_for(given: str | None) -> str | None:
+    """The caller's own X-Request-ID `given`, as recorded with the events the request appends."""
+    return given[:200] if given else None
+
+
 class RequestId:
     """Takes X-Request-ID from the request (or makes one), hands it to the app
     through the request state, sends it back on the response, and logs the request."""
@@ -46,8 +51,9 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = request_id_for(given)
-        request_state.set_request_ids(scope, request_id, given[:200] if given else None)
+        # An outer layer that began serving this request (api/fast_mutations.py) may have named it already.
+        request_id = request_state.request_id(scope) or request_id_for(given)
+        request_state.set_request_ids(scope, request_id, correlation_id_for(given))
         REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 0
